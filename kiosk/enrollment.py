@@ -1,0 +1,459 @@
+"""The enrollment workflow: NIK → biodata check → photo → signature → ten fingers → review → commit.
+
+Every completed step is written to the database the moment it completes (the draft), so a
+power cut or crash loses at most the step in hand and the operator resumes where it stopped.
+Commit is one transaction: the enrollment, its outbox entry and an audit entry together.
+This module knows nothing of HTTP: it raises typed errors and returns plain dicts.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import json
+import logging
+import sqlite3
+import threading
+import uuid
+from dataclasses import dataclass
+
+import numpy as np
+
+from kiosk import audit, biodata, outbox, packet, residents
+from kiosk.errors import Conflict, DeviceUnavailable, InvalidInput, NotFound
+from kiosk.messages import Message
+from kiosk.nik import parse_nik
+from kiosk.operators import Operator, Operators
+from kiosk.store import Store, now
+
+log = logging.getLogger(__name__)
+
+FINGERS = tuple(range(1, 11))  # ISO/IEC 19794-2 positions: 1-5 right thumb..little, 6-10 left
+FINGER_NAMES = {
+    1: ("ibu jari kanan", "right thumb"), 2: ("jari telunjuk kanan", "right index finger"),
+    3: ("jari tengah kanan", "right middle finger"), 4: ("jari manis kanan", "right ring finger"),
+    5: ("jari kelingking kanan", "right little finger"), 6: ("ibu jari kiri", "left thumb"),
+    7: ("jari telunjuk kiri", "left index finger"), 8: ("jari tengah kiri", "left middle finger"),
+    9: ("jari manis kiri", "left ring finger"), 10: ("jari kelingking kiri", "left little finger"),
+}
+EXCEPTION_REASONS = {
+    "amputated": ("jari tidak ada", "finger missing"),
+    "injured": ("jari terluka", "finger injured"),
+    "bandaged": ("jari diperban", "finger bandaged"),
+    "unreadable": ("sidik jari tidak terbaca", "fingerprint unreadable"),
+}
+STEPS = ("biodata", "photo", "signature", "fingers", "review")
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    photo_min_quality: int = 50
+    finger_min_quality: int = 40
+    finger_retries: int = 3
+    finger_timeout_seconds: float = 10.0
+
+
+def _not_found(enrollment_id: str) -> NotFound:
+    return NotFound("enrollment_not_found", "Data perekaman tidak ditemukan.", "Enrollment not found.",
+                    id=enrollment_id)
+
+
+def _png(gray: np.ndarray) -> bytes:
+    from PIL import Image
+    buf = io.BytesIO()
+    Image.fromarray(gray).save(buf, format="PNG", optimize=False)
+    return buf.getvalue()
+
+
+def _jpeg(rgb: np.ndarray) -> bytes:
+    from PIL import Image
+    buf = io.BytesIO()
+    Image.fromarray(rgb).save(buf, format="JPEG", quality=92)
+    return buf.getvalue()
+
+
+class Enrollments:
+    def __init__(self, store: Store, operators: Operators, *, kiosk_id: str, camera=None, fingerprint=None,
+                 thresholds: Thresholds = Thresholds(), simulated: bool = False):
+        self.store = store
+        self.operators = operators
+        self.kiosk_id = kiosk_id
+        self.camera = camera
+        self.fingerprint = fingerprint
+        self.thresholds = thresholds
+        self.simulated = simulated
+        self._capture_lock = threading.Lock()  # one sensor, one capture at a time
+
+    # --- reading ---------------------------------------------------------------------------
+    def _row(self, enrollment_id: str, conn: sqlite3.Connection | None = None) -> sqlite3.Row:
+        q = "SELECT * FROM enrollments WHERE id = ?"
+        row = (conn.execute(q, (str(enrollment_id),)).fetchone() if conn else self.store.one(q, (str(enrollment_id),)))
+        if row is None:
+            raise _not_found(enrollment_id)
+        return row
+
+    def _parts(self, enrollment_id: str, conn: sqlite3.Connection | None = None) -> list[sqlite3.Row]:
+        q = "SELECT kind, position, meta, attempts, updated_at, length(data) AS size FROM enrollment_parts WHERE enrollment_id = ?"
+        return conn.execute(q, (enrollment_id,)).fetchall() if conn else self.store.query(q, (enrollment_id,))
+
+    @staticmethod
+    def _missing(row: sqlite3.Row, parts: list[sqlite3.Row]) -> list[str]:
+        have = {(p["kind"], p["position"]) for p in parts}
+        missing = []
+        if row["step"] == "biodata":
+            missing.append("biodata")
+        if ("photo", 0) not in have:
+            missing.append("photo")
+        if ("signature", 0) not in have:
+            missing.append("signature")
+        for pos in FINGERS:
+            if ("finger", pos) not in have and ("exception", pos) not in have:
+                missing.append(f"finger:{pos}")
+        return missing
+
+    @staticmethod
+    def _next_step(missing: list[str]) -> str:
+        for step in STEPS[:-1]:
+            if step in missing or (step == "fingers" and any(m.startswith("finger:") for m in missing)):
+                return step
+        return "review"
+
+    def get(self, enrollment_id: str) -> dict:
+        row = self._row(enrollment_id)
+        parts = self._parts(row["id"])
+        return self._describe(row, parts)
+
+    def _describe(self, row: sqlite3.Row, parts: list[sqlite3.Row]) -> dict:
+        missing = self._missing(row, parts) if row["state"] == "draft" else []
+        fingers = {}
+        for pos in FINGERS:
+            fingers[str(pos)] = {"position": pos, "name_id": FINGER_NAMES[pos][0], "name_en": FINGER_NAMES[pos][1],
+                                 "state": "missing", "quality": None, "attempts": 0, "exception": None}
+        out = {"id": row["id"], "nik": row["nik"], "state": row["state"], "step": row["step"],
+               "missing": missing, "biodata": json.loads(row["biodata"]),
+               "corrections": json.loads(row["corrections"]), "village": row["village"],
+               "operator": row["operator_id"], "simulated": bool(row["simulated"]),
+               "registration_id": row["registration_id"], "status": row["status"],
+               "created_at": row["created_at"], "updated_at": row["updated_at"], "committed_at": row["committed_at"],
+               "photo": None, "signature": None, "fingers": fingers,
+               "already_recorded": self._committed_elsewhere(row["nik"], row["id"]) is not None}
+        for p in parts:
+            meta = json.loads(p["meta"])
+            if p["kind"] == "photo":
+                out["photo"] = {"quality": meta.get("quality"), "updated_at": p["updated_at"]}
+            elif p["kind"] == "signature":
+                out["signature"] = {"updated_at": p["updated_at"]}
+            elif p["kind"] == "finger":
+                f = fingers[str(p["position"])]
+                f.update(state="captured" if p["size"] else "rejected", quality=meta.get("quality"),
+                         attempts=p["attempts"])
+            elif p["kind"] == "exception":
+                f = fingers[str(p["position"])]
+                f.update(state="exception", exception=meta.get("reason"))
+        return out
+
+    def drafts(self) -> list[dict]:
+        rows = self.store.query("SELECT id, nik, step, operator_id, updated_at, biodata FROM enrollments "
+                                "WHERE state = 'draft' ORDER BY updated_at DESC")
+        return [{"id": r["id"], "nik": r["nik"], "step": r["step"], "operator": r["operator_id"],
+                 "updated_at": r["updated_at"], "name": json.loads(r["biodata"]).get("name", "")} for r in rows]
+
+    def part_data(self, enrollment_id: str, kind: str, position: int = 0) -> bytes:
+        self._row(enrollment_id)
+        row = self.store.one("SELECT data FROM enrollment_parts WHERE enrollment_id = ? AND kind = ? AND position = ?",
+                             (enrollment_id, kind, position))
+        if row is None or row["data"] is None:
+            raise NotFound("part_not_found", "Belum ada data untuk langkah ini.", "Nothing captured for this step yet.")
+        return row["data"]
+
+    def _committed_elsewhere(self, nik: str, enrollment_id: str | None = None) -> str | None:
+        row = self.store.one("SELECT registration_id FROM enrollments WHERE nik = ? AND state = 'committed' AND id != ?",
+                             (nik, enrollment_id or ""))
+        return row["registration_id"] if row else None
+
+    # --- writing -------------------------------------------------------------------------
+    def _draft(self, conn: sqlite3.Connection, enrollment_id: str) -> sqlite3.Row:
+        row = self._row(enrollment_id, conn)
+        if row["state"] != "draft":
+            raise Conflict("not_a_draft",
+                           "Perekaman ini sudah disimpan atau dibatalkan; tidak bisa diubah lagi.",
+                           "This enrollment was already saved or abandoned; it cannot be changed.",
+                           state=row["state"], registration_id=row["registration_id"])
+        return row
+
+    def _touch(self, conn: sqlite3.Connection, enrollment_id: str) -> None:
+        row = self._row(enrollment_id, conn)
+        step = self._next_step(self._missing(row, self._parts(enrollment_id, conn)))
+        if row["step"] == "biodata":
+            step = "biodata"
+        conn.execute("UPDATE enrollments SET step = ?, updated_at = ? WHERE id = ?", (step, now(), enrollment_id))
+
+    def create(self, operator: Operator, nik: str, given: dict | None = None, *, village: str = "") -> dict:
+        self.operators.require(operator, "operator")
+        info = parse_nik(str(nik or ""))
+        if not info.valid:
+            raise InvalidInput("invalid_nik", " ".join(e.id for e in info.errors), " ".join(e.en for e in info.errors),
+                               problems=[{"code": e.code, "message_id": e.id, "message_en": e.en} for e in info.errors])
+        given = {k: v for k, v in (given or {}).items() if k != "nik" and v not in (None, "")}
+        registered = residents.lookup(self.store, info.nik)
+        if registered is None and not given:
+            raise InvalidInput("not_in_register",
+                               "NIK ini tidak ada di daftar penduduk yang diimpor. Isi biodata lengkap dari dokumen.",
+                               "This NIK is not in the imported register. Enter the full biodata from the documents.")
+        merged = dict(registered or {}, **given, nik=info.nik)
+        data, problems = biodata.normalise(merged)
+        if problems:
+            raise biodata.invalid(problems)
+        corrections = []
+        if registered:
+            corrections = [{"field": k, "from": registered[k], "to": data[k]} for k in biodata.FIELDS
+                           if registered[k] != data[k]]
+        if corrections:
+            raise InvalidInput("corrections_need_reason",
+                               "Biodata berbeda dari daftar penduduk: buat perekaman dulu, lalu koreksi pada langkah "
+                               "periksa biodata dengan alasannya.",
+                               "The biodata differs from the register: create the enrollment first, then correct it "
+                               "at the biodata step with a reason.",
+                               fields=[c["field"] for c in corrections])
+        enrollment_id = str(uuid.uuid4())
+        t = now()
+        with self.store.transaction() as conn:
+            draft = conn.execute("SELECT id FROM enrollments WHERE nik = ? AND state = 'draft'", (info.nik,)).fetchone()
+            if draft:
+                raise Conflict("draft_exists",
+                               "Sudah ada draf perekaman untuk NIK ini. Lanjutkan draf itu.",
+                               "A draft enrollment already exists for this NIK. Resume it.", id=draft["id"])
+            conn.execute("INSERT INTO enrollments(id, nik, state, step, operator_id, village, biodata, simulated, "
+                         "created_at, updated_at) VALUES (?, ?, 'draft', 'biodata', ?, ?, ?, ?, ?, ?)",
+                         (enrollment_id, info.nik, operator.id, village, json.dumps(data), int(self.simulated), t, t))
+            audit.record(conn, operator.id, "enrollment.create", enrollment_id,
+                         source="register" if registered else "entered")
+        log.info("enrollment %s created by %s", enrollment_id, operator.id)
+        result = self.get(enrollment_id)
+        result["warnings"] = [w.as_dict() for w in info.warnings] if hasattr(info, "warnings") else []
+        return result
+
+    def confirm_biodata(self, operator: Operator, enrollment_id: str, changes: dict | None = None,
+                        reason: str = "", document: str = "") -> dict:
+        """The biodata check: confirm as is, or correct with a reason (and a document for locked fields)."""
+        self.operators.require(operator, "operator")
+        changes = {biodata.canonical_key(k): v for k, v in (changes or {}).items()}
+        unknown = [k for k in changes if k not in biodata.FIELDS]
+        if unknown:
+            raise InvalidInput("unknown_field", "Kolom tidak dikenal: " + ", ".join(unknown),
+                               "Unknown fields: " + ", ".join(unknown))
+        with self.store.transaction() as conn:
+            row = self._draft(conn, enrollment_id)
+            current = json.loads(row["biodata"])
+            data, problems = biodata.normalise(dict(current, **changes))
+            if problems:
+                raise biodata.invalid(problems)
+            changed = [k for k in biodata.FIELDS if data[k] != current[k]]
+            if changed and len(reason.strip()) < 5:
+                raise InvalidInput("reason_required", "Koreksi biodata memerlukan alasan (minimal 5 huruf).",
+                                   "A biodata correction needs a reason (5 characters at least).", fields=changed)
+            locked = [k for k in changed if k in biodata.LOCKED]
+            if locked and len(document.strip()) < 3:
+                raise InvalidInput("document_required",
+                                   "NIK, tempat/tanggal lahir dan golongan darah hanya boleh dikoreksi dengan dokumen "
+                                   "pendukung (tulis jenis dan nomor dokumen).",
+                                   "NIK, place/date of birth and blood type can be corrected only with a supporting "
+                                   "document (enter its type and number).", fields=locked)
+            if "nik" in changed:
+                raise InvalidInput("nik_locked", "NIK tidak bisa diubah pada perekaman ini; batalkan dan mulai lagi.",
+                                   "The NIK of an enrollment cannot change; abandon it and start again.")
+            corrections = json.loads(row["corrections"])
+            corrections += [{"field": k, "from": current[k], "to": data[k], "reason": reason.strip(),
+                             "document": document.strip(), "by": operator.id, "at": now()} for k in changed]
+            conn.execute("UPDATE enrollments SET biodata = ?, corrections = ?, step = 'photo' WHERE id = ?",
+                         (json.dumps(data), json.dumps(corrections), enrollment_id))
+            self._touch(conn, enrollment_id)
+            audit.record(conn, operator.id, "enrollment.biodata", enrollment_id, corrected=changed)
+        return self.get(enrollment_id)
+
+    def _save_part(self, conn, enrollment_id, kind, position, data, meta, *, attempts_from_previous=False):
+        prev = conn.execute("SELECT attempts FROM enrollment_parts WHERE enrollment_id = ? AND kind = ? AND position = ?",
+                            (enrollment_id, kind, position)).fetchone()
+        attempts = (prev["attempts"] + 1) if (prev and attempts_from_previous) else 1
+        conn.execute("INSERT OR REPLACE INTO enrollment_parts(enrollment_id, kind, position, data, meta, attempts, updated_at) "
+                     "VALUES (?, ?, ?, ?, ?, ?, ?)", (enrollment_id, kind, position, data, json.dumps(meta), attempts, now()))
+        return attempts
+
+    def capture_photo(self, operator: Operator, enrollment_id: str) -> dict:
+        from kiosk.biometrics.photo import assess_photo, crop_portrait
+        self.operators.require(operator, "operator")
+        with self.store.transaction() as conn:
+            self._draft(conn, enrollment_id)
+        if self.camera is None:
+            raise DeviceUnavailable("camera_unavailable", "Kamera tidak tersedia. Hubungi teknisi.",
+                                    "The camera is not available. Ask a technician.")
+        from drivers.base import DeviceError
+        try:
+            frame = self.camera.capture()
+        except DeviceError as exc:
+            raise DeviceUnavailable(exc.code, exc.message_id, exc.message_en) from exc
+        q = assess_photo(frame, min_quality=self.thresholds.photo_min_quality)
+        if q.accepted:
+            portrait = _jpeg(crop_portrait(frame, q.face_box))
+            with self.store.transaction() as conn:
+                self._draft(conn, enrollment_id)
+                self._save_part(conn, enrollment_id, "photo", 0, portrait, {"quality": q.quality})
+                self._touch(conn, enrollment_id)
+                audit.record(conn, operator.id, "enrollment.photo", enrollment_id, quality=q.quality)
+        return q.as_dict()
+
+    def set_signature(self, operator: Operator, enrollment_id: str, png: bytes) -> dict:
+        from kiosk.biometrics.signature import check_signature
+        self.operators.require(operator, "operator")
+        with self.store.transaction() as conn:
+            self._draft(conn, enrollment_id)
+        check = check_signature(png)
+        if check.accepted:
+            with self.store.transaction() as conn:
+                self._draft(conn, enrollment_id)
+                self._save_part(conn, enrollment_id, "signature", 0, check.png, {})
+                self._touch(conn, enrollment_id)
+                audit.record(conn, operator.id, "enrollment.signature", enrollment_id)
+        return check.as_dict()
+
+    @staticmethod
+    def _position(position) -> int:
+        try:
+            pos = int(position)
+        except (TypeError, ValueError):
+            pos = 0
+        if pos not in FINGERS:
+            raise InvalidInput("bad_finger_position", "Posisi jari harus 1 sampai 10.",
+                               "A finger position is 1 to 10.")
+        return pos
+
+    def capture_finger(self, operator: Operator, enrollment_id: str, position, *,
+                       timeout: float | None = None, cancel: threading.Event | None = None) -> dict:
+        from drivers.base import DeviceError
+        from drivers.fingerprint import NoFinger
+        from kiosk.biometrics.finger_quality import assess_finger
+        self.operators.require(operator, "operator")
+        pos = self._position(position)
+        with self.store.transaction() as conn:
+            self._draft(conn, enrollment_id)
+        if self.fingerprint is None:
+            raise DeviceUnavailable("fingerprint_unavailable", "Pemindai sidik jari tidak tersedia. Hubungi teknisi.",
+                                    "The fingerprint scanner is not available. Ask a technician.")
+        timeout = self.thresholds.finger_timeout_seconds if timeout is None else timeout
+        if not self._capture_lock.acquire(timeout=timeout):
+            raise Conflict("scanner_busy", "Pemindai sedang dipakai. Tunggu sebentar.",
+                           "The scanner is busy. Wait a moment.")
+        try:
+            image = self.fingerprint.capture(timeout, position=pos, cancel=cancel)
+        except NoFinger:
+            raise
+        except DeviceError as exc:
+            raise DeviceUnavailable(exc.code, exc.message_id, exc.message_en) from exc
+        finally:
+            self._capture_lock.release()
+        q = assess_finger(image.pixels, min_quality=self.thresholds.finger_min_quality)
+        with self.store.transaction() as conn:
+            self._draft(conn, enrollment_id)
+            prev = conn.execute("SELECT data, attempts FROM enrollment_parts WHERE enrollment_id = ? AND kind = 'finger' "
+                                "AND position = ?", (enrollment_id, pos)).fetchone()
+            if q.accepted:
+                attempts = self._save_part(conn, enrollment_id, "finger", pos, _png(image.pixels),
+                                           {"quality": q.quality, "dpi": image.dpi}, attempts_from_previous=True)
+                conn.execute("DELETE FROM enrollment_parts WHERE enrollment_id = ? AND kind = 'exception' AND position = ?",
+                             (enrollment_id, pos))
+            elif prev is not None and prev["data"] is not None:
+                # A worse retake must not throw away a good capture already in the draft.
+                attempts = prev["attempts"] + 1
+                conn.execute("UPDATE enrollment_parts SET attempts = ? WHERE enrollment_id = ? AND kind = 'finger' "
+                             "AND position = ?", (attempts, enrollment_id, pos))
+            else:
+                attempts = self._save_part(conn, enrollment_id, "finger", pos, None,
+                                           {"quality": q.quality}, attempts_from_previous=True)
+            self._touch(conn, enrollment_id)
+            audit.record(conn, operator.id, "enrollment.finger", enrollment_id, position=pos,
+                         accepted=q.accepted, quality=q.quality)
+        out = q.as_dict()
+        out.update(position=pos, attempts=attempts,
+                   exception_allowed=attempts >= self.thresholds.finger_retries)
+        return out
+
+    def finger_exception(self, operator: Operator, enrollment_id: str, position, reason: str) -> dict:
+        self.operators.require(operator, "operator")
+        pos = self._position(position)
+        if reason not in EXCEPTION_REASONS:
+            raise InvalidInput("bad_exception_reason",
+                               "Alasan harus salah satu: " + ", ".join(f"{k} ({v[0]})" for k, v in EXCEPTION_REASONS.items()),
+                               "The reason must be one of: " + ", ".join(f"{k} ({v[1]})" for k, v in EXCEPTION_REASONS.items()))
+        with self.store.transaction() as conn:
+            self._draft(conn, enrollment_id)
+            conn.execute("DELETE FROM enrollment_parts WHERE enrollment_id = ? AND kind = 'finger' AND position = ?",
+                         (enrollment_id, pos))
+            self._save_part(conn, enrollment_id, "exception", pos, None, {"reason": reason, "by": operator.id})
+            self._touch(conn, enrollment_id)
+            audit.record(conn, operator.id, "enrollment.finger_exception", enrollment_id, position=pos, reason=reason)
+        return {"position": pos, "exception": reason, "state": "exception"}
+
+    def abandon(self, operator: Operator, enrollment_id: str, reason: str = "") -> dict:
+        self.operators.require(operator, "operator")
+        with self.store.transaction() as conn:
+            self._draft(conn, enrollment_id)
+            conn.execute("UPDATE enrollments SET state = 'abandoned', updated_at = ? WHERE id = ?", (now(), enrollment_id))
+            # Biometrics of an abandoned draft have no purpose left: drop them now.
+            conn.execute("DELETE FROM enrollment_parts WHERE enrollment_id = ?", (enrollment_id,))
+            audit.record(conn, operator.id, "enrollment.abandon", enrollment_id, reason=reason[:200])
+        return self.get(enrollment_id)
+
+    def commit(self, operator: Operator, enrollment_id: str, override: dict | None = None) -> dict:
+        """Save the record for good: enrollment, outbox entry and audit entry in one transaction."""
+        self.operators.require(operator, "operator")
+        approved_by = None
+        row = self._row(enrollment_id)
+        previous = self._committed_elsewhere(row["nik"], enrollment_id)
+        if previous and row["state"] == "draft":
+            override = override or {}
+            reason = str(override.get("reason", "")).strip()
+            if not override.get("supervisor") or len(reason) < 5:
+                raise Conflict("already_recorded",
+                               f"NIK ini sudah direkam di kios ini ({previous}). Perlu persetujuan supervisor dengan alasan.",
+                               f"This NIK was already recorded at this kiosk ({previous}). A supervisor must approve, "
+                               "with a reason.", registration_id=previous)
+            sup = self.operators.verify_pin(str(override["supervisor"]), str(override.get("pin", "")))
+            self.operators.require(sup, "supervisor")
+            approved_by = {"supervisor": sup.id, "reason": reason[:500], "previous": previous}
+        t = now()
+        with self.store.transaction() as conn:
+            row = self._draft(conn, enrollment_id)
+            parts = self._parts(enrollment_id, conn)
+            missing = self._missing(row, parts)
+            if missing:
+                raise Conflict("incomplete", "Perekaman belum lengkap: " + ", ".join(missing),
+                               "The enrollment is incomplete: " + ", ".join(missing), missing=missing)
+            day = dt.datetime.fromtimestamp(t).strftime("%Y%m%d")
+            seq = self.store.next_counter(conn, f"registration:{day}")
+            registration_id = f"{self.kiosk_id}-{day}-{seq:04d}"
+            conn.execute("UPDATE enrollments SET state = 'committed', step = 'done', registration_id = ?, "
+                         "status = 'captured', override = ?, committed_at = ?, updated_at = ? WHERE id = ?",
+                         (registration_id, json.dumps(approved_by) if approved_by else None, t, t, enrollment_id))
+            record = packet.record(conn, enrollment_id, kiosk_id=self.kiosk_id)
+            payload, fmt = packet.pack(record)
+            packet_id = outbox.enqueue(conn, enrollment_id=enrollment_id, registration_id=registration_id,
+                                       payload=payload, payload_format=fmt)
+            audit.record(conn, operator.id, "enrollment.commit", enrollment_id, registration_id=registration_id,
+                         packet_id=packet_id, override=approved_by)
+        log.info("enrollment %s committed as %s", enrollment_id, registration_id)
+        return {"id": enrollment_id, "registration_id": registration_id, "status": "captured",
+                "packet_id": packet_id, "duplicate_suspects": [],
+                "receipt": receipt_text(registration_id, self.kiosk_id, t)}
+
+
+def receipt_text(registration_id: str, kiosk_id: str, at: float) -> str:
+    """What the QR code on the receipt says: enough to ask about the record, nothing personal."""
+    return f"EKTP-REG:{registration_id};KIOSK:{kiosk_id};T:{int(at)}"
+
+
+def finger_name(position: int, lang: str = "id") -> str:
+    id_, en = FINGER_NAMES[position]
+    return en if lang == "en" else id_
+
+
+__all__ = ["Enrollments", "Thresholds", "FINGERS", "FINGER_NAMES", "EXCEPTION_REASONS", "Message"]

@@ -1,0 +1,287 @@
+"""The kiosk's one SQLite database, owned here and nowhere else.
+
+WAL so the UI can read while a commit writes; ``synchronous=FULL`` so a committed
+enrollment survives a power cut (the field's mains drops for hours); foreign keys on;
+schema versions in ``PRAGMA user_version``, migrated forward at start and never backward:
+a database written by newer code is refused rather than misread.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import sqlite3
+import threading
+import time
+from pathlib import Path
+from typing import Iterator
+
+import sqlite_utils
+
+from kiosk.errors import KioskError, StorageError
+
+log = logging.getLogger(__name__)
+
+MIGRATIONS: list[str] = [
+    # 1: the first slice — operators, residents, enrollments with their draft parts, outbox, audit.
+    """
+    CREATE TABLE operators (
+        id TEXT PRIMARY KEY,
+        role TEXT NOT NULL CHECK (role IN ('operator', 'supervisor', 'technician')),
+        pin_hash TEXT NOT NULL,
+        failed_attempts INTEGER NOT NULL DEFAULT 0,
+        locked_until REAL NOT NULL DEFAULT 0,
+        demo INTEGER NOT NULL DEFAULT 0,
+        disabled INTEGER NOT NULL DEFAULT 0,
+        created_at REAL NOT NULL
+    );
+    CREATE TABLE sessions (
+        token_hash TEXT PRIMARY KEY,
+        operator_id TEXT NOT NULL REFERENCES operators(id) ON DELETE CASCADE,
+        created_at REAL NOT NULL,
+        last_seen REAL NOT NULL
+    );
+    CREATE TABLE residents (
+        nik TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        birth_place TEXT NOT NULL,
+        birth_date TEXT NOT NULL,
+        sex TEXT NOT NULL CHECK (sex IN ('M', 'F')),
+        blood_type TEXT NOT NULL,
+        address TEXT NOT NULL,
+        rt TEXT NOT NULL,
+        rw TEXT NOT NULL,
+        village TEXT NOT NULL,
+        district TEXT NOT NULL,
+        religion TEXT NOT NULL,
+        marital_status TEXT NOT NULL,
+        occupation TEXT NOT NULL,
+        citizenship TEXT NOT NULL,
+        imported_at REAL NOT NULL
+    );
+    CREATE TABLE schedule (
+        village_code TEXT NOT NULL,
+        village TEXT NOT NULL,
+        start_date TEXT NOT NULL,
+        end_date TEXT NOT NULL,
+        rt_count INTEGER,
+        eligible INTEGER,
+        PRIMARY KEY (village_code, start_date)
+    );
+    CREATE TABLE enrollments (
+        id TEXT PRIMARY KEY,
+        nik TEXT NOT NULL,
+        state TEXT NOT NULL CHECK (state IN ('draft', 'committed', 'abandoned')),
+        step TEXT NOT NULL,
+        operator_id TEXT NOT NULL REFERENCES operators(id),
+        village TEXT NOT NULL DEFAULT '',
+        biodata TEXT NOT NULL,
+        corrections TEXT NOT NULL DEFAULT '[]',
+        simulated INTEGER NOT NULL DEFAULT 0,
+        registration_id TEXT UNIQUE,
+        status TEXT,
+        override TEXT,
+        created_at REAL NOT NULL,
+        updated_at REAL NOT NULL,
+        committed_at REAL
+    );
+    CREATE INDEX enrollments_nik ON enrollments(nik, state);
+    CREATE INDEX enrollments_state ON enrollments(state, updated_at);
+    CREATE TABLE enrollment_parts (
+        enrollment_id TEXT NOT NULL REFERENCES enrollments(id) ON DELETE CASCADE,
+        kind TEXT NOT NULL CHECK (kind IN ('photo', 'signature', 'finger', 'exception')),
+        position INTEGER NOT NULL DEFAULT 0,
+        data BLOB,
+        meta TEXT NOT NULL DEFAULT '{}',
+        attempts INTEGER NOT NULL DEFAULT 1,
+        updated_at REAL NOT NULL,
+        PRIMARY KEY (enrollment_id, kind, position)
+    );
+    CREATE TABLE counters (
+        name TEXT PRIMARY KEY,
+        value INTEGER NOT NULL
+    );
+    CREATE TABLE outbox (
+        id TEXT PRIMARY KEY,
+        enrollment_id TEXT NOT NULL UNIQUE REFERENCES enrollments(id),
+        registration_id TEXT NOT NULL,
+        state TEXT NOT NULL CHECK (state IN ('queued', 'sending', 'sent', 'failed')),
+        payload_format TEXT NOT NULL,
+        payload BLOB,
+        payload_sha256 TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        last_error TEXT,
+        created_at REAL NOT NULL,
+        sent_at REAL,
+        acknowledged_at REAL,
+        purged_at REAL
+    );
+    CREATE INDEX outbox_state ON outbox(state, created_at);
+    CREATE TABLE audit (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        at REAL NOT NULL,
+        actor TEXT NOT NULL,
+        action TEXT NOT NULL,
+        subject TEXT NOT NULL DEFAULT '',
+        detail TEXT NOT NULL DEFAULT '{}'
+    );
+    """,
+]
+
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+class SchemaTooNew(StorageError):
+    pass
+
+
+def storage_error(exc: sqlite3.Error) -> StorageError:
+    """Turn SQLite's words into ones a field operator can act on."""
+    text = str(exc).lower()
+    if "full" in text:
+        return StorageError("disk_full",
+                            "Penyimpanan penuh: data belum tersimpan, draf tetap ada. Hubungi teknisi untuk mengosongkan ruang.",
+                            "Storage is full: nothing was saved, the draft is kept. Ask a technician to free space.")
+    if "readonly" in text or "read-only" in text:
+        return StorageError("disk_readonly",
+                            "Penyimpanan tidak bisa ditulis: data belum tersimpan. Hubungi teknisi.",
+                            "Storage cannot be written: nothing was saved. Ask a technician.")
+    if "locked" in text or "busy" in text:
+        return StorageError("db_busy", "Basis data sedang sibuk; coba lagi sebentar.",
+                            "The database is busy; try again in a moment.")
+    return StorageError("db_error", "Kesalahan basis data: data belum tersimpan. Hubungi teknisi.",
+                        "Database error: nothing was saved. Ask a technician.", detail=str(exc))
+
+
+class Store:
+    """Thread-safe access: one connection per thread, writes serialised by SQLite itself."""
+
+    def __init__(self, path: str | Path, *, max_pages: int | None = None):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._local = threading.local()
+        self._max_pages = max_pages  # tests use it to make a "full disk" without a tiny filesystem
+        self._connections: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+        self.migrate()
+
+    # --- connections -------------------------------------------------------------------------
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, timeout=15, isolation_level=None, check_same_thread=False)
+        conn.row_factory = sqlite3.Row
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=FULL")
+        conn.execute("PRAGMA foreign_keys=ON")
+        conn.execute("PRAGMA busy_timeout=15000")
+        if self._max_pages:
+            conn.execute(f"PRAGMA max_page_count={int(self._max_pages)}")
+        with self._lock:
+            self._connections.append(conn)
+        return conn
+
+    @property
+    def conn(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._local.conn = self._connect()
+        return conn
+
+    @property
+    def db(self) -> sqlite_utils.Database:
+        db = getattr(self._local, "db", None)
+        if db is None:
+            db = self._local.db = sqlite_utils.Database(self.conn)
+        return db
+
+    def close(self) -> None:
+        """Close every connection; checkpoint so the main file is whole on its own (safe shutdown)."""
+        with self._lock:
+            conns, self._connections = self._connections, []
+        for conn in conns:
+            with contextlib.suppress(sqlite3.Error):
+                conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            with contextlib.suppress(sqlite3.Error):
+                conn.close()
+        self._local = threading.local()
+
+    # --- transactions ------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One atomic unit: everything inside is committed together or not at all.
+
+        BEGIN IMMEDIATE takes the write lock up front, so two tabs committing the same draft
+        are serialised and the second sees the first's result instead of racing it.
+        """
+        conn = self.conn
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            raise storage_error(exc) from exc
+        try:
+            yield conn
+        except BaseException as exc:
+            with contextlib.suppress(sqlite3.Error):
+                conn.execute("ROLLBACK")
+            if isinstance(exc, sqlite3.Error):
+                raise storage_error(exc) from exc
+            raise
+        else:
+            try:
+                conn.execute("COMMIT")
+            except sqlite3.Error as exc:
+                with contextlib.suppress(sqlite3.Error):
+                    conn.execute("ROLLBACK")
+                raise storage_error(exc) from exc
+
+    def query(self, sql: str, params=()) -> list[sqlite3.Row]:
+        try:
+            return self.conn.execute(sql, params).fetchall()
+        except sqlite3.Error as exc:
+            raise storage_error(exc) from exc
+
+    def one(self, sql: str, params=()) -> sqlite3.Row | None:
+        rows = self.query(sql, params)
+        return rows[0] if rows else None
+
+    # --- schema ------------------------------------------------------------------------------
+    def schema_version(self) -> int:
+        return self.conn.execute("PRAGMA user_version").fetchone()[0]
+
+    def migrate(self) -> None:
+        current = self.schema_version()
+        if current > SCHEMA_VERSION:
+            raise SchemaTooNew(
+                "schema_too_new",
+                f"Basis data {self.path} dibuat oleh versi perangkat lunak yang lebih baru (skema {current}, "
+                f"versi ini mengenal {SCHEMA_VERSION}). Pasang versi yang lebih baru; data tidak diubah.",
+                f"The database {self.path} was written by newer software (schema {current}, this version knows "
+                f"{SCHEMA_VERSION}). Install the newer version; the data was not touched.",
+            )
+        for version in range(current + 1, SCHEMA_VERSION + 1):
+            log.info("migrating database to schema %d", version)
+            with self.transaction() as conn:
+                for statement in _statements(MIGRATIONS[version - 1]):
+                    conn.execute(statement)
+                conn.execute(f"PRAGMA user_version={version}")
+
+    def integrity_ok(self) -> bool:
+        return self.conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+    # --- small shared helpers ----------------------------------------------------------------
+    def next_counter(self, conn: sqlite3.Connection, name: str) -> int:
+        """Increment a named counter inside the caller's transaction."""
+        conn.execute("INSERT INTO counters(name, value) VALUES (?, 1) "
+                     "ON CONFLICT(name) DO UPDATE SET value = value + 1", (name,))
+        return conn.execute("SELECT value FROM counters WHERE name = ?", (name,)).fetchone()[0]
+
+
+def _statements(script: str) -> list[str]:
+    # executescript() would COMMIT our transaction; split instead (no ';' inside our literals).
+    return [s.strip() for s in script.split(";") if s.strip()]
+
+
+def now() -> float:
+    return time.time()
+
+
+__all__ = ["Store", "SchemaTooNew", "SCHEMA_VERSION", "storage_error", "now", "KioskError"]

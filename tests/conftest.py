@@ -1,0 +1,78 @@
+"""Shared fixtures: a real kiosk (real SQLite, simulated devices) in a temporary data directory."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+
+from kiosk.app import build_kiosk
+from kiosk.config import load_config
+
+VALID_NIK = "6403064107900003"  # Kab. Berau, Kec. Gunung Tabur; female, born 1 July 1990
+BIODATA = {
+    "name": "Siti Aminah", "birth_place": "Tanjung Redeb", "birth_date": "1990-07-01", "sex": "P",
+    "blood_type": "O", "address": "Jl. Sultan Agung 12", "rt": "3", "rw": "1", "village": "Gunung Tabur",
+    "district": "Gunung Tabur", "religion": "Islam", "marital_status": "Kawin", "occupation": "Petani",
+    "citizenship": "WNI",
+}
+
+
+@pytest.fixture
+def config(tmp_path):
+    return load_config(simulate=True, overrides={"kiosk": {"data_dir": str(tmp_path / "data")},
+                                                 "enrollment": {"finger_timeout_seconds": 2.0}})
+
+
+@pytest.fixture
+def kiosk(config):
+    k = build_kiosk(config, start_workers=False)
+    yield k
+    k.close()
+
+
+@pytest.fixture
+def demo(kiosk):
+    return kiosk.operators.verify_pin("demo", "123456")
+
+
+@pytest.fixture
+def app(kiosk):
+    from ui import create_app
+    a = create_app(kiosk)
+    a.testing = True
+    return a
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def auth(client):
+    r = client.post("/api/v1/auth/login", json={"operator": "demo", "pin": "123456"})
+    assert r.status_code == 200, r.get_json()
+    return {"Authorization": f"Bearer {r.get_json()['token']}"}
+
+
+def signature_png() -> bytes:
+    from PIL import Image, ImageDraw
+    img = Image.new("L", (400, 150), 255)
+    d = ImageDraw.Draw(img)
+    d.line([(20, 100), (80, 40), (140, 110), (200, 50), (260, 120), (330, 60)], fill=0, width=5)
+    buf = io.BytesIO()
+    img.save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def complete_enrollment(kiosk, operator, nik=VALID_NIK, biodata=None) -> str:
+    """Drive the real workflow to the review step; returns the enrollment id."""
+    e = kiosk.enrollments.create(operator, nik, dict(biodata or BIODATA))
+    eid = e["id"]
+    kiosk.enrollments.confirm_biodata(operator, eid)
+    assert kiosk.enrollments.capture_photo(operator, eid)["accepted"]
+    assert kiosk.enrollments.set_signature(operator, eid, signature_png())["accepted"]
+    for pos in range(1, 11):
+        assert kiosk.enrollments.capture_finger(operator, eid, pos)["accepted"]
+    return eid
