@@ -32,13 +32,23 @@ def scene(subject: int | None, size: tuple[int, int], *, seed: int | None = None
     if rows < 16 or cols < 16:
         raise ValueError(f"scene size {size!r} is too small")
     base = _base_scene(None if subject is None else int(subject), rows, cols)
-    noise = np.random.default_rng(seed).normal(0.0, NOISE_SIGMA, base.shape)
-    return np.clip(base + noise, 0, 255).astype(np.uint8)
+    # Fresh noise per frame would cost more than the rest of the frame; a cached noise field
+    # shifted by a random offset looks the same to anyone watching the preview.
+    rng = np.random.default_rng(seed)
+    noise = np.roll(_noise(rows, cols), (int(rng.integers(rows)), int(rng.integers(cols))), axis=(0, 1))
+    return np.clip(base.astype(np.int16) + noise, 0, 255).astype(np.uint8)
 
 
-@functools.lru_cache(maxsize=16)
+@functools.lru_cache(maxsize=2)
+def _noise(rows: int, cols: int) -> np.ndarray:
+    noise = np.random.default_rng(0x5E5).normal(0.0, NOISE_SIGMA, (rows, cols, 3)).round().astype(np.int16)
+    noise.setflags(write=False)
+    return noise
+
+
+@functools.lru_cache(maxsize=4)  # the camera shows one subject at a time; frames can be large
 def _base_scene(subject: int | None, rows: int, cols: int) -> np.ndarray:
-    """The noiseless frame (float32 0..255); cached because the preview asks ~10 times a second."""
+    """The noiseless frame (uint8); cached because the preview asks for it ~10 times a second."""
     rng = np.random.default_rng([0xFACE, (subject if subject is not None else 0) & 0xFFFFFFFF,
                                  0 if subject is None else 1])
     wall = _wall(rng, rows, cols)
@@ -47,6 +57,7 @@ def _base_scene(subject: int | None, rows: int, cols: int) -> np.ndarray:
     else:
         person, matte = _person(rng, rows, cols)
         frame = wall * (1.0 - matte[..., None]) + person * matte[..., None]
+    frame = np.clip(frame, 0, 255).round().astype(np.uint8)
     frame.setflags(write=False)  # shared by every caller through the cache
     return frame
 
@@ -61,8 +72,8 @@ def _wall(rng: np.random.Generator, rows: int, cols: int) -> np.ndarray:
     yy, xx = np.mgrid[0:rows, 0:cols].astype(np.float32)
     lamp_x = rng.uniform(0.2, 0.8) * cols
     light = 1.0 - 0.12 * np.hypot((xx - lamp_x) / cols, (yy + 0.3 * rows) / rows)
-    blotch = Image.fromarray(rng.normal(0, 1, (6, 8)).astype(np.float32), mode="F")
-    blotch = np.asarray(blotch.resize((cols, rows), Image.BICUBIC), np.float32)
+    blotch = Image.fromarray(rng.normal(0, 1, (6, 8)).astype(np.float32))
+    blotch = np.asarray(blotch.resize((cols, rows), Image.Resampling.BICUBIC), np.float32)
     grain = rng.normal(0, 1, (rows, cols)).astype(np.float32)
     shade = light * (1.0 + 0.025 * blotch) + 0.012 * grain
     return colour[None, None, :] * shade[..., None]
@@ -74,14 +85,14 @@ def _person(rng: np.random.Generator, rows: int, cols: int) -> tuple[np.ndarray,
 
     rgb, matte = _portrait()
     if rng.uniform() < 0.5:
-        rgb, matte = rgb[:, ::-1], matte[:, ::-1]
+        rgb, matte = np.ascontiguousarray(rgb[:, ::-1]), np.ascontiguousarray(matte[:, ::-1])
     # Head and shoulders fill most of the height, as the kiosk's framing guide asks.
     height = int(round(rows * rng.uniform(0.86, 1.0)))
     scale = height / rgb.shape[0]
     width = max(1, int(round(rgb.shape[1] * scale)))
-    full_w = int(round(rgb.shape[1] * scale))
-    rgb = np.asarray(Image.fromarray(rgb).resize((full_w, height), Image.BICUBIC), np.float32)
-    matte = np.asarray(Image.fromarray(matte).resize((full_w, height), Image.BILINEAR), np.float32) / 255
+    rgb = np.asarray(Image.fromarray(rgb).resize((width, height), Image.Resampling.BICUBIC), np.float32)
+    matte = np.asarray(Image.fromarray(matte).resize((width, height), Image.Resampling.BILINEAR),
+                       np.float32) / 255
 
     # Skin, hair and clothes: overall brightness and warmth, then a gentle gamma.
     bright, warm, gamma = rng.uniform(0.6, 1.05), rng.uniform(-0.05, 0.08), rng.uniform(0.85, 1.15)
@@ -90,14 +101,14 @@ def _person(rng: np.random.Generator, rows: int, cols: int) -> tuple[np.ndarray,
 
     # Place: horizontally near the centre, standing on the bottom edge (feet out of view).
     centre_x = cols / 2 + rng.uniform(-0.05, 0.05) * cols
-    left = int(round(centre_x - full_w / 2))
+    left = int(round(centre_x - width / 2))
     top = rows - height + int(round(rng.uniform(0.0, 0.04) * rows))
     out_rgb = np.zeros((rows, cols, 3), np.float32)
     out_m = np.zeros((rows, cols), np.float32)
     sy0, sx0 = max(0, -top), max(0, -left)
     dy0, dx0 = max(0, top), max(0, left)
     h = min(height - sy0, rows - dy0)
-    w = min(full_w - sx0, cols - dx0)
+    w = min(width - sx0, cols - dx0)
     out_rgb[dy0:dy0 + h, dx0:dx0 + w] = rgb[sy0:sy0 + h, sx0:sx0 + w]
     out_m[dy0:dy0 + h, dx0:dx0 + w] = matte[sy0:sy0 + h, sx0:sx0 + w]
     return out_rgb, out_m

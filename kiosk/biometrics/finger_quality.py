@@ -34,7 +34,8 @@ EMPTY_IMAGE = Message("empty_image", "Tidak ada sidik jari pada gambar. Letakkan
                       "No fingerprint in the image. Place the finger in the middle of the scanner.")
 TOO_LITTLE_CONTACT = Message("too_little_contact",
                              "Jari kurang menempel. Tekan jari rata di tengah pemindai, lalu ulangi.",
-                             "Too little of the finger touches. Press the finger flat in the middle of the scanner, then try again.")
+                             "Too little of the finger touches. Press the finger flat in the middle "
+                             "of the scanner, then try again.")
 LOW_CLARITY = Message("low_clarity",
                       "Guratan sidik jari kurang jelas. Bersihkan jari dan kaca pemindai, lalu ulangi.",
                       "The ridges are not clear. Clean the finger and the scanner glass, then try again.")
