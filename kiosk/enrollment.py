@@ -73,9 +73,15 @@ def _jpeg(rgb: np.ndarray) -> bytes:
 
 
 class Enrollments:
+    # () -> bool, set by the composition root: False while the battery is low (kiosk.power). A plain
+    # callable keeps this module free of the power policy.
+    power_gate = None
+
     def __init__(self, store: Store, operators: Operators, *, kiosk_id: str, camera=None, fingerprint=None,
-                 thresholds: Thresholds = Thresholds(), simulated: bool = False):
+                 thresholds: Thresholds = Thresholds(), simulated: bool = False, sealer=None):
         self.store = store
+        # (record, packet_id) -> sealed bytes; None keeps the plain format (no keys: training only).
+        self.sealer = sealer
         self.operators = operators
         self.kiosk_id = kiosk_id
         self.camera = camera
@@ -188,13 +194,29 @@ class Enrollments:
             step = "biodata"
         conn.execute("UPDATE enrollments SET step = ?, updated_at = ? WHERE id = ?", (step, now(), enrollment_id))
 
+    @staticmethod
+    def _refuse_second_draft(draft) -> None:
+        if draft:
+            raise Conflict("draft_exists", "Sudah ada draf perekaman untuk NIK ini. Lanjutkan draf itu.",
+                           "A draft enrollment already exists for this NIK. Resume it.", id=draft["id"])
+
     def create(self, operator: Operator, nik: str, given: dict | None = None, *, village: str = "") -> dict:
         self.operators.require(operator, "operator")
+        if self.power_gate is not None and not self.power_gate():
+            raise Conflict("power_low",
+                           "Baterai lemah: selesaikan perekaman yang sedang berjalan; perekaman baru ditunda sampai "
+                           "listrik kembali.",
+                           "Battery low: finish the recording in hand; new recordings wait until mains power "
+                           "returns.")
         info = parse_nik(str(nik or ""))
         if not info.valid:
             raise InvalidInput("invalid_nik", " ".join(e.id for e in info.errors), " ".join(e.en for e in info.errors),
                                problems=[{"code": e.code, "message_id": e.id, "message_en": e.en} for e in info.errors])
         given = {k: v for k, v in (given or {}).items() if k != "nik" and v not in (None, "")}
+        # An open draft is offered before anything else: typing a whole biodata form only to be told
+        # a draft exists would waste the operator's time.
+        self._refuse_second_draft(self.store.one("SELECT id FROM enrollments WHERE nik = ? AND state = 'draft'",
+                                                 (info.nik,)))
         registered = residents.lookup(self.store, info.nik)
         if registered is None and not given:
             raise InvalidInput("not_in_register",
@@ -218,11 +240,9 @@ class Enrollments:
         enrollment_id = str(uuid.uuid4())
         t = now()
         with self.store.transaction() as conn:
-            draft = conn.execute("SELECT id FROM enrollments WHERE nik = ? AND state = 'draft'", (info.nik,)).fetchone()
-            if draft:
-                raise Conflict("draft_exists",
-                               "Sudah ada draf perekaman untuk NIK ini. Lanjutkan draf itu.",
-                               "A draft enrollment already exists for this NIK. Resume it.", id=draft["id"])
+            # Checked again inside the write transaction: two tabs may race past the first check.
+            self._refuse_second_draft(conn.execute("SELECT id FROM enrollments WHERE nik = ? AND state = 'draft'",
+                                                   (info.nik,)).fetchone())
             conn.execute("INSERT INTO enrollments(id, nik, state, step, operator_id, village, biodata, simulated, "
                          "created_at, updated_at) VALUES (?, ?, 'draft', 'biodata', ?, ?, ?, ?, ?, ?)",
                          (enrollment_id, info.nik, operator.id, village, json.dumps(data), int(self.simulated), t, t))
@@ -408,6 +428,10 @@ class Enrollments:
         self.operators.require(operator, "operator")
         approved_by = None
         row = self._row(enrollment_id)
+        missing = self._missing(row, self._parts(enrollment_id)) if row["state"] == "draft" else []
+        if missing:  # before asking for a supervisor: an incomplete record cannot be saved anyway
+            raise Conflict("incomplete", "Perekaman belum lengkap: " + ", ".join(missing),
+                           "The enrollment is incomplete: " + ", ".join(missing), missing=missing)
         previous = self._committed_elsewhere(row["nik"], enrollment_id)
         if previous and row["state"] == "draft":
             override = override or {}
@@ -435,9 +459,11 @@ class Enrollments:
                          "status = 'captured', override = ?, committed_at = ?, updated_at = ? WHERE id = ?",
                          (registration_id, json.dumps(approved_by) if approved_by else None, t, t, enrollment_id))
             record = packet.record(conn, enrollment_id, kiosk_id=self.kiosk_id)
-            payload, fmt = packet.pack(record)
+            packet_id = str(uuid.uuid4())
+            seal = self.sealer
+            payload, fmt = packet.pack(record, sealer=(lambda r: seal(r, packet_id)) if seal else None)
             packet_id = outbox.enqueue(conn, enrollment_id=enrollment_id, registration_id=registration_id,
-                                       payload=payload, payload_format=fmt)
+                                       payload=payload, payload_format=fmt, packet_id=packet_id)
             audit.record(conn, operator.id, "enrollment.commit", enrollment_id, registration_id=registration_id,
                          packet_id=packet_id, override=approved_by)
         log.info("enrollment %s committed as %s", enrollment_id, registration_id)

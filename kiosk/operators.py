@@ -130,8 +130,12 @@ class Operators:
             audit.record(conn, op.id, "auth.login", op.id)
         return token, op
 
-    def session(self, token: str | None) -> Operator:
-        """The operator behind a token; touching it keeps it alive. Raises AuthError if none."""
+    def session(self, token: str | None, *, touch: bool = True) -> Operator:
+        """The operator behind a token; touching it keeps it alive. Raises AuthError if none.
+
+        Polls that are not the operator's own doing (status bar, camera preview) pass
+        ``touch=False`` so that a screen left alone still logs out when idle.
+        """
         if not token:
             raise AuthError("unauthenticated", "Silakan masuk dahulu.", "Please log in first.")
         t = now()
@@ -144,7 +148,7 @@ class Operators:
             raise AuthError("session_expired", "Sesi berakhir karena tidak ada aktivitas. Silakan masuk lagi.",
                             "The session ended after inactivity. Please log in again.")
         # Touch at most every few seconds: a write per request would wear the SD card.
-        if t - row["last_seen"] > 5:
+        if touch and t - row["last_seen"] > 5:
             with self.store.transaction() as conn:
                 conn.execute("UPDATE sessions SET last_seen = ? WHERE token_hash = ?", (t, _token_hash(token)))
         return Operator(row["operator_id"], row["role"], bool(row["demo"]))

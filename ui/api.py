@@ -82,6 +82,7 @@ def status():
         reading = None
     return jsonify({"devices": k.device_status(lang()), "outbox": k.outbox_counts(), "simulated": k.simulated,
                     "simulated_devices": k.devices.simulated_names, "power": reading,
+                    "power_state": k.power.status(),
                     "operator": {"id": op.id, "role": op.role} if op else None})
 
 
@@ -221,6 +222,7 @@ def outbox_counts():
     operator()
     out = outbox.counts(kiosk().store)
     out["entries"] = outbox.entries(kiosk().store, limit=50)
+    out["sync"] = kiosk().sync.status()
     return jsonify(out)
 
 
@@ -230,10 +232,21 @@ def progress():
     return jsonify(reports.progress(kiosk().store))
 
 
+# --- fingerprint capture progress -------------------------------------------------------------
+@bp.get("/fingerprint/progress")
+def fingerprint_progress():
+    """Phase and upload bytes of the capture in progress; read without waiting for the capture."""
+    operator()
+    from drivers.fingerprint import CaptureProgress, FingerprintReader
+    dev = kiosk().devices.fingerprint
+    progress = dev.progress if isinstance(dev, FingerprintReader) else CaptureProgress()
+    return jsonify(progress.as_dict())
+
+
 # --- camera preview ---------------------------------------------------------------------------
 @bp.get("/camera/preview.jpg")
 def preview():
-    operator()
+    operator(touch=False)
     from drivers.base import DeviceError
     try:
         jpeg = kiosk().devices.camera.preview_jpeg()

@@ -20,15 +20,15 @@ def token() -> str | None:
     return request.cookies.get(COOKIE)
 
 
-def operator() -> Operator:
-    """The logged-in operator, or AuthError (401)."""
+def operator(*, touch: bool = True) -> Operator:
+    """The logged-in operator, or AuthError (401); ``touch=False`` for polls that must not keep it alive."""
     if "operator" not in g:
-        g.operator = kiosk().operators.session(token())
+        g.operator = kiosk().operators.session(token(), touch=touch)
     return g.operator
 
 
 def optional_operator() -> Operator | None:
     try:
-        return operator()
+        return operator(touch=False)
     except Exception:  # noqa: BLE001 - any auth failure simply means "nobody"
         return None

@@ -14,6 +14,8 @@ from ui.auth import kiosk
 
 bp = Blueprint("sim", __name__, url_prefix="/api/v1/sim")
 
+FINGER_FAULTS = ("bad_checksum", "silence", "garbage", "disconnect", "messy_image")  # R30xModule's faults
+
 
 def _device(name: str):
     dev = getattr(kiosk().devices, name)
@@ -48,8 +50,17 @@ def finger():
                                 or not 0 <= quality <= 1):
         raise InvalidInput("bad_field", "quality harus 0 sampai 1.", "quality must be 0 to 1.", field="quality")
     present = _bool(data, "present")
-    dev.place(_int(data, "subject"), present=present is not False, quality=quality)
-    return jsonify({"present": dev.present, "subject": dev.subject, "quality": dev.quality})
+    fault = data.get("fault")
+    if fault is not None and fault not in FINGER_FAULTS:
+        raise InvalidInput("bad_field", f"fault harus salah satu dari {', '.join(FINGER_FAULTS)} atau null.",
+                           f"fault must be one of {', '.join(FINGER_FAULTS)} or null.", field="fault")
+    # A body that only sets a fault leaves the finger as it is.
+    if "fault" not in data or any(k in data for k in ("subject", "present", "quality")):
+        dev.place(_int(data, "subject"), present=present is not False, quality=quality)
+    if "fault" in data:
+        dev.inject(fault)  # None clears every fault and plugs the module back in
+    return jsonify({"present": dev.present, "subject": dev.subject, "quality": dev.quality,
+                    "faults": dev.module.faults})
 
 
 @bp.post("/face")

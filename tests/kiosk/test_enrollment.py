@@ -232,3 +232,14 @@ def test_registration_ids_are_sequential_per_day(kiosk, demo):
         demo, complete_enrollment(kiosk, demo, nik="6403061203850001",
                                   biodata=dict(BIODATA, sex="L", birth_date="1985-03-12")))["registration_id"]
     assert int(second.rsplit("-", 1)[1]) == int(first.rsplit("-", 1)[1]) + 1
+
+
+def test_no_personal_data_in_logs(kiosk, demo, caplog):
+    import logging
+    caplog.set_level(logging.DEBUG)
+    eid = complete_enrollment(kiosk, demo)
+    kiosk.enrollments.commit(demo, eid)
+    text = "\n".join(r.getMessage() for r in caplog.records)
+    assert eid in text  # the log does say what happened ...
+    for secret in (VALID_NIK, VALID_NIK[6:12], "SITI", "Aminah", "Sultan Agung"):
+        assert secret.lower() not in text.lower()  # ... but never to whom

@@ -104,3 +104,17 @@ def test_logout_ends_session(ops):
     ops.logout(token)
     with pytest.raises(AuthError):
         ops.session(token)
+
+
+def test_untouched_poll_does_not_keep_session_alive(ops, monkeypatch):
+    import kiosk.operators as mod
+    t = [1_000_000.0]
+    monkeypatch.setattr(mod, "now", lambda: t[0])
+    ops.add("budi", "operator", "246810")
+    token, _ = ops.login("budi", "246810")
+    for _ in range(3):
+        t[0] += 300
+        if t[0] - 1_000_000.0 <= 600:
+            assert ops.session(token, touch=False).id == "budi"
+    with pytest.raises(AuthError):
+        ops.session(token, touch=False)

@@ -1,0 +1,15 @@
+/* Done: show possible duplicates the commit reported (kept for this page only). */
+(function () {
+  "use strict";
+  var K = window.Kiosk, t = K.t;
+  var root = document.getElementById("done-step");
+  var key = "kiosk.suspects." + root.dataset.eid;
+  var raw = null;
+  try { raw = sessionStorage.getItem(key); sessionStorage.removeItem(key); } catch (e) { /* ignore */ }
+  if (!raw) { return; }
+  var suspects = [];
+  try { suspects = JSON.parse(raw) || []; } catch (e) { return; }
+  if (!suspects.length) { return; }
+  K.showMessage(document.getElementById("done-suspects"), "warn", "⚠ " + t("duplicate_suspects"),
+    suspects.map(function (s) { return (s.nik || "?") + (s.score !== undefined ? " (" + s.score + ")" : ""); }));
+})();
