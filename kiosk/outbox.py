@@ -19,8 +19,9 @@ STATES = ("queued", "sending", "sent", "failed")
 
 
 def enqueue(conn: sqlite3.Connection, *, enrollment_id: str, registration_id: str,
-            payload: bytes, payload_format: str) -> str:
-    packet_id = str(uuid.uuid4())
+            payload: bytes, payload_format: str, packet_id: str | None = None) -> str:
+    # A sealed packet names its id inside its signed header, so the caller picks the id first.
+    packet_id = packet_id or str(uuid.uuid4())
     conn.execute("INSERT INTO outbox(id, enrollment_id, registration_id, state, payload_format, payload, "
                  "payload_sha256, created_at) VALUES (?, ?, ?, 'queued', ?, ?, ?, ?)",
                  (packet_id, enrollment_id, registration_id, payload_format, payload,

@@ -1,0 +1,1 @@
+"""Reference receiving server ("pusat"): packet intake, decrypt + verify, status pipeline, progress."""
