@@ -14,7 +14,9 @@ from kiosk.config import Config
 from kiosk.devices import Devices, open_devices
 from kiosk.enrollment import Enrollments, Thresholds
 from kiosk.operators import Operators, Policy
+from kiosk.power import build_power
 from kiosk.store import Store
+from kiosk.sync import Sync, SyncSettings, SyncWorker
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +40,23 @@ class Kiosk:
             fingerprint=self.devices.fingerprint, simulated=self.simulated,
             thresholds=Thresholds(en["photo_min_quality"], en["finger_min_quality"], en["finger_retries"],
                                   en["finger_timeout_seconds"]))
+        self.enrollments.sealer = _sealer(config, self.data_dir)
+        self.sealed = self.enrollments.sealer is not None
+        # The 1:N duplicate search's gallery: memory only, rebuilt from the committed records'
+        # templates at every start; each commit adds its record (kiosk/duplicates.py).
+        from kiosk.biometrics.gallery import Gallery
+        from kiosk.duplicates import Reviews
+        self.gallery = Gallery()
+        loaded = self.gallery.rebuild(self.store)
+        log.info("duplicate-search gallery: %d record(s) loaded", loaded)
+        self.enrollments.gallery = self.gallery
+        self.reviews = Reviews(self.store, self.operators)
+        # Power policy: LOW/CRITICAL refuse new enrollments; CRITICAL closes the store and powers off.
+        self.power = build_power(self.devices.power, self.store, config.section("power"))
+        self.enrollments.power_gate = self.power.allows_new_enrollment
+        # Sync: sends only sealed packets; without a kiosk key it just says so in its status.
+        self.sync = Sync(self.store, SyncSettings.from_config(config), network=self.devices.network)
+        self.sync_worker: SyncWorker | None = None
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         for warning in config.warnings:
@@ -48,6 +67,9 @@ class Kiosk:
             log.warning("simulated devices: %s", ", ".join(self.devices.simulated_names))
         if start_workers:
             self._start(self._probe_network, "network-probe")
+            self.sync_worker = SyncWorker(self.sync, network=self.devices.network)
+            self.sync_worker.start()
+            self.power.start()
 
     def _start(self, target, name: str) -> None:
         t = threading.Thread(target=target, name=name, daemon=True)
@@ -78,10 +100,33 @@ class Kiosk:
 
     def close(self) -> None:
         self._stop.set()
+        self.power.stop()
+        if self.sync_worker is not None:
+            self.sync_worker.stop()
         for t in self._threads:
             t.join(timeout=5)
         self.devices.close()
         self.store.close()
+
+
+def _sealer(config: Config, data_dir: Path):
+    """Seal packets when both keys exist; otherwise warn once that the queue is plain (training only)."""
+    from kiosk import keys, packet
+    from kiosk.errors import KioskError
+    signing_path = keys.kiosk_key_paths(data_dir)[0]
+    central_path = config.get("central", "public_key")
+    if not central_path or not signing_path.exists():
+        log.warning("outbox NOT encrypted: %s; run `kiosk keygen` and set [central] public_key "
+                    "(antrean TIDAK dienkripsi; hanya untuk pelatihan)",
+                    "no kiosk signing key" if not signing_path.exists() else "no [central] public_key")
+        return None
+    try:
+        return packet.sealer(keys.load_signing_key(signing_path),
+                             keys.load_central_public_key(Path(central_path).expanduser()))
+    except KioskError as exc:
+        # A broken key must not stop recording in the village; the technician sees this at start.
+        log.error("outbox NOT encrypted, key unusable: %s / %s", exc.message.en, exc.message.id)
+        return None
 
 
 def build_kiosk(config: Config, **kwargs) -> Kiosk:

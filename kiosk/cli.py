@@ -9,6 +9,7 @@ import logging
 import signal
 import sys
 import threading
+import time
 
 from kiosk.config import Config, load_config
 from kiosk.errors import KioskError
@@ -205,6 +206,59 @@ def cmd_selftest(args) -> int:
     return 0 if not failed else 1
 
 
+def cmd_keygen(args) -> int:
+    from kiosk.keys import generate_kiosk_keys
+    config = _config(args)
+    _private, public = generate_kiosk_keys(config.data_dir, force=args.force)
+    print(public)
+    return 0
+
+
+def _print_sync_status(st: dict, lang: str) -> None:
+    key = "message_en" if lang == "en" else "message_id"
+    print(f"status: {st['state']}  antrean/queue {st['queue']}  ditahan/held {st['held']}  "
+          f"belum disegel/unsealed {st['unsealed']}")
+    if st["oldest_age_seconds"] is not None:
+        print(f"tertua/oldest: {st['oldest_age_seconds']:.0f} s")
+    for label, value in (("berhasil terakhir/last success", st["last_success_at"]),
+                         ("coba berikutnya/next attempt", st["next_attempt_at"])):
+        if value:
+            print(f"{label}: {time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(value))}")
+    for what in ("last_failure", "clock", "not_configured"):
+        if st.get(what):
+            print(f"{what}: {st[what][key]}")
+
+
+def cmd_sync(args) -> int:
+    from kiosk.sync import sync_once
+    config = _config(args)
+    _setup_logging("WARNING")
+    kiosk = _kiosk(config, start_workers=False)
+    lang = _lang(config)
+    try:
+        if args.retry_failed:
+            print(f"{kiosk.sync.retry_failed()} paket dikembalikan ke antrean / packets put back in the queue")
+        if not args.once:
+            st = kiosk.sync.status()
+            if args.json:
+                print(json.dumps(st, indent=2, ensure_ascii=False))
+            else:
+                _print_sync_status(st, lang)
+            return 0
+        report = sync_once(kiosk)
+        st = kiosk.sync.status()
+    finally:
+        kiosk.close()
+    if args.json:
+        print(json.dumps({"report": report.as_dict(), "status": st}, indent=2, ensure_ascii=False))
+    else:
+        print(f"terkirim/sent {report.sent}, gagal/failed {report.failed}, ditahan/held {report.held}, "
+              f"status {report.status_changes}, dihapus/purged {report.purged}"
+              + ("  (sinkronisasi lain sedang berjalan / another sync is running)" if report.busy else ""))
+        _print_sync_status(st, lang)
+    return 0 if report.ok else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="kiosk", description="ektp-kiosk: e-KTP enrollment kiosk")
     p.add_argument("--config", help="configuration file (default: $KIOSK_CONFIG or built-in defaults)")
@@ -248,6 +302,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     rep = add("report", cmd_report, "progress per village against the eligible residents")
     rep.add_argument("--format", choices=["json", "csv"], default="json")
+
+    kg = add("keygen", cmd_keygen, "create the kiosk's signing key pair; prints the public key's path")
+    kg.add_argument("--force", action="store_true", help="replace an existing key (orphans the queue at the centre)")
+
+    sy = add("sync", cmd_sync, "show the sync state; --once sends the queue and pulls status now")
+    sy.add_argument("--once", action="store_true", help="one round now: send, pull status, purge")
+    sy.add_argument("--retry-failed", action="store_true",
+                    help="put packets held after 409/422/403 back in the queue first")
+    sy.add_argument("--json", action="store_true")
     return p
 
 

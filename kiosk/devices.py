@@ -101,7 +101,11 @@ def open_devices(config: Config) -> Devices:
     fingerprint = _open("fingerprint", config.backend("fingerprint"), open_fingerprint, port=fp["port"],
                         baudrate=fp["baudrate"], address=fp["address"], password=fp["password"])
     smartcard = _open("smartcard", config.backend("smartcard"), open_smartcard, reader=sc["reader"])
-    power = _open("power", config.backend("power"), open_power)
+    pw = config.section("power")
+    # The policy keys (thresholds, poll_seconds) go to kiosk.power; the driver gets the hardware ones.
+    power = _open("power", config.backend("power"), open_power,
+                  **{k: pw[k] for k in ("gpio_power_loss", "gpio_shutdown", "i2c_bus", "i2c_address", "battery",
+                                        "nut_host", "nut_port", "nut_ups", "nut_timeout_seconds")})
     # The link is simulated whenever the kiosk is in training: a demo must not talk to a real centre.
     all_sim = all(d.simulated for d in (camera, fingerprint, smartcard, power))
     net_backend = "sim" if (config.simulate or all_sim) else "http"

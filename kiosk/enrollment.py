@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from kiosk import audit, biodata, outbox, packet, residents
+from kiosk import audit, biodata, duplicates, outbox, packet, residents
 from kiosk.errors import Conflict, DeviceUnavailable, InvalidInput, NotFound
 from kiosk.messages import Message
 from kiosk.nik import parse_nik
@@ -42,7 +42,10 @@ EXCEPTION_REASONS = {
     "bandaged": ("jari diperban", "finger bandaged"),
     "unreadable": ("sidik jari tidak terbaca", "fingerprint unreadable"),
 }
-STEPS = ("biodata", "photo", "signature", "fingers", "review")
+STEPS = ("biodata", "photo", "signature", "fingers", "verify", "review")
+# The index fingers are re-captured and matched 1:1 against their first capture before review
+# (DESIGN §1 "perekaman"): they are the ones written to the chip, so a swapped finger must show now.
+VERIFY_POSITIONS = (2, 7)
 
 
 @dataclass(frozen=True)
@@ -76,6 +79,9 @@ class Enrollments:
     # () -> bool, set by the composition root: False while the battery is low (kiosk.power). A plain
     # callable keeps this module free of the power policy.
     power_gate = None
+    # The 1:N gallery (kiosk.biometrics.gallery.Gallery) of committed records, set and rebuilt from
+    # the database by the composition root; None: no duplicate search (e.g. a bare test service).
+    gallery = None
 
     def __init__(self, store: Store, operators: Operators, *, kiosk_id: str, camera=None, fingerprint=None,
                  thresholds: Thresholds = Thresholds(), simulated: bool = False, sealer=None):
@@ -105,6 +111,7 @@ class Enrollments:
     @staticmethod
     def _missing(row: sqlite3.Row, parts: list[sqlite3.Row]) -> list[str]:
         have = {(p["kind"], p["position"]) for p in parts}
+        metas = {(p["kind"], p["position"]): json.loads(p["meta"]) for p in parts}
         missing = []
         if row["step"] == "biodata":
             missing.append("biodata")
@@ -115,12 +122,23 @@ class Enrollments:
         for pos in FINGERS:
             if ("finger", pos) not in have and ("exception", pos) not in have:
                 missing.append(f"finger:{pos}")
+        # An exception counts only once a supervisor approved it.
+        for pos in FINGERS:
+            if ("exception", pos) in have and not metas[("exception", pos)].get("approved_by"):
+                missing.append(f"approval:{pos}")
+        # Only an index finger that was captured is verified; one that is an exception has nothing
+        # to verify against.
+        captured = {p["position"] for p in parts if p["kind"] == "finger" and p["size"]}
+        for pos in VERIFY_POSITIONS:
+            if pos in captured and not (metas[("finger", pos)].get("verify") or {}).get("matched"):
+                missing.append(f"verify:{pos}")
         return missing
 
     @staticmethod
     def _next_step(missing: list[str]) -> str:
         for step in STEPS[:-1]:
-            if step in missing or (step == "fingers" and any(m.startswith("finger:") for m in missing)):
+            prefixes = {"fingers": ("finger:", "approval:"), "verify": ("verify:",)}.get(step, ())
+            if step in missing or any(m.startswith(prefixes) for m in missing if prefixes):
                 return step
         return "review"
 
@@ -134,7 +152,8 @@ class Enrollments:
         fingers = {}
         for pos in FINGERS:
             fingers[str(pos)] = {"position": pos, "name_id": FINGER_NAMES[pos][0], "name_en": FINGER_NAMES[pos][1],
-                                 "state": "missing", "quality": None, "attempts": 0, "exception": None}
+                                 "state": "missing", "quality": None, "attempts": 0, "exception": None,
+                                 "exception_approved_by": None, "exception_pending": False, "verify": None}
         out = {"id": row["id"], "nik": row["nik"], "state": row["state"], "step": row["step"],
                "missing": missing, "biodata": json.loads(row["biodata"]),
                "corrections": json.loads(row["corrections"]), "village": row["village"],
@@ -153,9 +172,12 @@ class Enrollments:
                 f = fingers[str(p["position"])]
                 f.update(state="captured" if p["size"] else "rejected", quality=meta.get("quality"),
                          attempts=p["attempts"])
+                if p["size"] and p["position"] in VERIFY_POSITIONS:
+                    f["verify"] = meta.get("verify") or {"matched": False, "score": None, "attempts": 0}
             elif p["kind"] == "exception":
                 f = fingers[str(p["position"])]
-                f.update(state="exception", exception=meta.get("reason"))
+                f.update(state="exception", exception=meta.get("reason"),
+                         exception_approved_by=meta.get("approved_by"), exception_pending=not meta.get("approved_by"))
         return out
 
     def drafts(self) -> list[dict]:
@@ -349,36 +371,24 @@ class Enrollments:
 
     def capture_finger(self, operator: Operator, enrollment_id: str, position, *,
                        timeout: float | None = None, cancel: threading.Event | None = None) -> dict:
-        from drivers.base import DeviceError
-        from drivers.fingerprint import NoFinger
         from kiosk.biometrics.finger_quality import assess_finger
         self.operators.require(operator, "operator")
         pos = self._position(position)
         with self.store.transaction() as conn:
             self._draft(conn, enrollment_id)
-        if self.fingerprint is None:
-            raise DeviceUnavailable("fingerprint_unavailable", "Pemindai sidik jari tidak tersedia. Hubungi teknisi.",
-                                    "The fingerprint scanner is not available. Ask a technician.")
-        timeout = self.thresholds.finger_timeout_seconds if timeout is None else timeout
-        if not self._capture_lock.acquire(timeout=timeout):
-            raise Conflict("scanner_busy", "Pemindai sedang dipakai. Tunggu sebentar.",
-                           "The scanner is busy. Wait a moment.")
-        try:
-            image = self.fingerprint.capture(timeout, position=pos, cancel=cancel)
-        except NoFinger:
-            raise
-        except DeviceError as exc:
-            raise DeviceUnavailable(exc.code, exc.message_id, exc.message_en) from exc
-        finally:
-            self._capture_lock.release()
+        image = self._sensor_image(pos, timeout, cancel)
         q = assess_finger(image.pixels, min_quality=self.thresholds.finger_min_quality)
+        # The template is extracted now, outside the transaction, so the commit does not
+        # re-extract all ten; a re-capture replaces the part and so drops an earlier verification.
+        template = duplicates.template_meta(gray=image.pixels, position=pos) if q.accepted else {}
         with self.store.transaction() as conn:
             self._draft(conn, enrollment_id)
             prev = conn.execute("SELECT data, attempts FROM enrollment_parts WHERE enrollment_id = ? AND kind = 'finger' "
                                 "AND position = ?", (enrollment_id, pos)).fetchone()
             if q.accepted:
                 attempts = self._save_part(conn, enrollment_id, "finger", pos, _png(image.pixels),
-                                           {"quality": q.quality, "dpi": image.dpi}, attempts_from_previous=True)
+                                           {"quality": q.quality, "dpi": image.dpi, **template},
+                                           attempts_from_previous=True)
                 conn.execute("DELETE FROM enrollment_parts WHERE enrollment_id = ? AND kind = 'exception' AND position = ?",
                              (enrollment_id, pos))
             elif prev is not None and prev["data"] is not None:
@@ -408,10 +418,123 @@ class Enrollments:
             self._draft(conn, enrollment_id)
             conn.execute("DELETE FROM enrollment_parts WHERE enrollment_id = ? AND kind = 'finger' AND position = ?",
                          (enrollment_id, pos))
-            self._save_part(conn, enrollment_id, "exception", pos, None, {"reason": reason, "by": operator.id})
+            # Pending until a supervisor approves it (approve_exception): until then it counts as
+            # missing ("approval:N"), so an operator alone cannot skip a finger.
+            self._save_part(conn, enrollment_id, "exception", pos, None,
+                            {"reason": reason, "by": operator.id, "approved_by": None})
             self._touch(conn, enrollment_id)
             audit.record(conn, operator.id, "enrollment.finger_exception", enrollment_id, position=pos, reason=reason)
-        return {"position": pos, "exception": reason, "state": "exception"}
+        return {"position": pos, "exception": reason, "state": "exception", "pending": True, "approved_by": None}
+
+    def approve_exception(self, operator: Operator, enrollment_id: str, position, *, supervisor: str | None = None,
+                          pin: str | None = None) -> dict:
+        """A supervisor approves a finger exception: the logged-in one, or one who types id + PIN
+        on the operator's screen (a wrong PIN counts towards the supervisor's lock-out)."""
+        self.operators.require(operator, "operator")
+        pos = self._position(position)
+        if supervisor:
+            approver = self.operators.verify_pin(str(supervisor), str(pin or ""))
+        else:
+            approver = operator
+        if not approver.can("supervisor"):
+            from kiosk.errors import Forbidden
+            raise Forbidden("supervisor_required",
+                            "Pengecualian jari harus disetujui supervisor: masukkan ID dan PIN supervisor.",
+                            "A finger exception must be approved by a supervisor: enter a supervisor's id and PIN.")
+        with self.store.transaction() as conn:
+            self._draft(conn, enrollment_id)
+            row = conn.execute("SELECT meta FROM enrollment_parts WHERE enrollment_id = ? AND kind = 'exception' "
+                               "AND position = ?", (enrollment_id, pos)).fetchone()
+            if row is None:
+                raise Conflict("no_exception", "Jari ini tidak dicatat sebagai pengecualian.",
+                               "This finger is not recorded as an exception.", position=pos)
+            meta = json.loads(row["meta"])
+            meta.update(approved_by=approver.id, approved_at=now())
+            conn.execute("UPDATE enrollment_parts SET meta = ?, updated_at = ? WHERE enrollment_id = ? "
+                         "AND kind = 'exception' AND position = ?", (json.dumps(meta), now(), enrollment_id, pos))
+            self._touch(conn, enrollment_id)
+            audit.record(conn, approver.id, "enrollment.finger_exception_approved", enrollment_id, position=pos,
+                         reason=meta.get("reason"), operator=operator.id)
+        return {"position": pos, "exception": meta.get("reason"), "state": "exception", "pending": False,
+                "approved_by": approver.id}
+
+    def verify_finger(self, operator: Operator, enrollment_id: str, position, *,
+                      timeout: float | None = None, cancel: threading.Event | None = None) -> dict:
+        """Re-capture an index finger and match it 1:1 against its first capture (DESIGN §4).
+
+        The result is kept in the finger part's meta; a later re-capture of the finger replaces the
+        part and so asks for a new verification. A match, once made, is not undone by a worse try."""
+        from kiosk.biometrics.finger_quality import assess_finger
+        from kiosk.biometrics.matcher import VERIFY_THRESHOLD, verify
+        from kiosk.biometrics.minutiae import extract
+        self.operators.require(operator, "operator")
+        pos = self._position(position)
+        if pos not in VERIFY_POSITIONS:
+            raise InvalidInput("not_an_index_finger", "Verifikasi hanya untuk jari telunjuk: posisi 2 atau 7.",
+                               "Only the index fingers are verified: position 2 or 7.", position=pos)
+        with self.store.transaction() as conn:
+            self._draft(conn, enrollment_id)
+            first = conn.execute("SELECT data, meta FROM enrollment_parts WHERE enrollment_id = ? AND kind = 'finger' "
+                                 "AND position = ?", (enrollment_id, pos)).fetchone()
+        if first is None or first["data"] is None:
+            raise Conflict("finger_not_captured", "Rekam dulu jari ini pada langkah sidik jari, lalu verifikasi.",
+                           "Capture this finger at the fingerprints step first, then verify it.", position=pos)
+        reference = duplicates.template_of(json.loads(first["meta"]), first["data"], pos)
+        image = self._sensor_image(pos, timeout, cancel)
+        q = assess_finger(image.pixels, min_quality=self.thresholds.finger_min_quality)
+        score, matched = 0.0, False
+        if q.accepted and reference is not None:
+            score, matched = verify(reference, extract(image.pixels, position=pos))
+        score, matched = round(float(score), 2), bool(matched)
+        with self.store.transaction() as conn:
+            self._draft(conn, enrollment_id)
+            row = conn.execute("SELECT data, meta FROM enrollment_parts WHERE enrollment_id = ? AND kind = 'finger' "
+                               "AND position = ?", (enrollment_id, pos)).fetchone()
+            if row is None or row["data"] != first["data"]:
+                raise Conflict("finger_changed", "Jari ini direkam ulang selama verifikasi; verifikasi lagi.",
+                               "This finger was captured again during the verification; verify again.", position=pos)
+            meta = json.loads(row["meta"])
+            before = meta.get("verify") or {}
+            attempts = int(before.get("attempts", 0)) + 1
+            if before.get("matched") and not matched:
+                meta["verify"] = dict(before, attempts=attempts)
+            else:
+                meta["verify"] = {"matched": matched, "score": score, "attempts": attempts, "by": operator.id,
+                                  "at": now()}
+            conn.execute("UPDATE enrollment_parts SET meta = ? WHERE enrollment_id = ? AND kind = 'finger' "
+                         "AND position = ?", (json.dumps(meta), enrollment_id, pos))
+            self._touch(conn, enrollment_id)
+            audit.record(conn, operator.id, "enrollment.finger_verify", enrollment_id, position=pos,
+                         matched=matched, score=score)
+        return {"position": pos, "matched": matched, "score": score, "threshold": VERIFY_THRESHOLD,
+                "attempts": attempts, "quality": q.quality, "reasons": q.as_dict().get("reasons", []),
+                "verified": bool(meta["verify"].get("matched")),
+                # After as many failed tries as a capture gets, the first capture is the likelier culprit.
+                "recapture_suggested": not meta["verify"].get("matched") and attempts >= self.thresholds.finger_retries}
+
+    def _sensor_image(self, pos: int, timeout: float | None, cancel: threading.Event | None):
+        """One image from the sensor (one capture at a time); typed errors for the UI."""
+        from drivers.base import DeviceError
+        from drivers.fingerprint import NoFinger
+        if self.fingerprint is None:
+            raise DeviceUnavailable("fingerprint_unavailable", "Pemindai sidik jari tidak tersedia. Hubungi teknisi.",
+                                    "The fingerprint scanner is not available. Ask a technician.")
+        timeout = self.thresholds.finger_timeout_seconds if timeout is None else timeout
+        if not self._capture_lock.acquire(timeout=timeout):
+            raise Conflict("scanner_busy", "Pemindai sedang dipakai. Tunggu sebentar.",
+                           "The scanner is busy. Wait a moment.")
+        from drivers.fingerprint import CaptureCancelled, ImagingFailed, TooFewFeatures
+        try:
+            return self.fingerprint.capture(timeout, position=pos, cancel=cancel)
+        except NoFinger:
+            raise
+        except (ImagingFailed, TooFewFeatures, CaptureCancelled) as exc:
+            # The scanner works; this impression didn't (finger lifted, smudged, too dry): retake it.
+            raise InvalidInput(exc.code, exc.message_id, exc.message_en, retake=True) from exc
+        except DeviceError as exc:
+            raise DeviceUnavailable(exc.code, exc.message_id, exc.message_en) from exc
+        finally:
+            self._capture_lock.release()
 
     def abandon(self, operator: Operator, enrollment_id: str, reason: str = "") -> dict:
         self.operators.require(operator, "operator")
@@ -444,6 +567,10 @@ class Enrollments:
             sup = self.operators.verify_pin(str(override["supervisor"]), str(override.get("pin", "")))
             self.operators.require(sup, "supervisor")
             approved_by = {"supervisor": sup.id, "reason": reason[:500], "previous": previous}
+        # The 1:N search runs before the write transaction (it takes ~0.1 s and must not hold the
+        # database's write lock); the templates were extracted at capture time.
+        templates = duplicates.draft_templates(self.store.conn, enrollment_id)
+        found = duplicates.suspects(self.store.conn, self.gallery, enrollment_id, row["nik"], templates)
         t = now()
         with self.store.transaction() as conn:
             row = self._draft(conn, enrollment_id)
@@ -465,10 +592,18 @@ class Enrollments:
             packet_id = outbox.enqueue(conn, enrollment_id=enrollment_id, registration_id=registration_id,
                                        payload=payload, payload_format=fmt, packet_id=packet_id)
             audit.record(conn, operator.id, "enrollment.commit", enrollment_id, registration_id=registration_id,
-                         packet_id=packet_id, override=approved_by)
-        log.info("enrollment %s committed as %s", enrollment_id, registration_id)
+                         packet_id=packet_id, override=approved_by, duplicate_suspects=len(found))
+            # The gallery's rows are written with the record: a restart rebuilds exactly what was saved.
+            from kiosk.biometrics.gallery import save_templates
+            save_templates(conn, enrollment_id, row["nik"], templates, at=t)
+            if found:
+                duplicates.flag(conn, operator.id, enrollment_id, found, at=t)
+        if self.gallery is not None and templates:
+            self.gallery.add(enrollment_id, row["nik"], templates)
+        log.info("enrollment %s committed as %s%s", enrollment_id, registration_id,
+                 f" with {len(found)} possible duplicate(s) for supervisor review" if found else "")
         return {"id": enrollment_id, "registration_id": registration_id, "status": "captured",
-                "packet_id": packet_id, "duplicate_suspects": [],
+                "packet_id": packet_id, "duplicate_suspects": found, "flagged": bool(found),
                 "receipt": receipt_text(registration_id, self.kiosk_id, t)}
 
 

@@ -126,6 +126,51 @@ MIGRATIONS: list[str] = [
         detail TEXT NOT NULL DEFAULT '{}'
     );
     """,
+    # 2: store-and-forward sync (kiosk/sync.py) — its key/value state (status cursor, last success
+    # and failure, backoff, clock), per-packet retry time, failure code and the centre's receipt.
+    # The indexes cover every column the sync reads per row, so a queue of ~0.7 MB payloads is
+    # never walked through its blob overflow pages just to pick the next packet.
+    """
+    CREATE TABLE sync_state (
+        key TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    );
+    ALTER TABLE outbox ADD COLUMN next_attempt_at REAL;
+    ALTER TABLE outbox ADD COLUMN error_code TEXT;
+    ALTER TABLE outbox ADD COLUMN receipt TEXT;
+    CREATE INDEX outbox_due ON outbox(state, created_at, payload_format, next_attempt_at);
+    CREATE INDEX outbox_purge ON outbox(acknowledged_at) WHERE purged_at IS NULL;
+    """,
+    # 3: finger templates (ISO/IEC 19794-2:2005 records) of committed enrollments, from which the
+    # 1:N gallery (kiosk/biometrics/gallery.py) is rebuilt at start. `algorithm` names the
+    # extractor, so templates can be re-extracted from the stored PNGs when it improves.
+    """
+    CREATE TABLE finger_templates (
+        enrollment_id TEXT NOT NULL REFERENCES enrollments(id) ON DELETE CASCADE,
+        nik TEXT NOT NULL,
+        position INTEGER NOT NULL CHECK (position BETWEEN 1 AND 10),
+        template BLOB NOT NULL,
+        algorithm TEXT NOT NULL,
+        quality INTEGER NOT NULL DEFAULT 0,
+        created_at REAL NOT NULL,
+        PRIMARY KEY (enrollment_id, position)
+    );
+    CREATE INDEX finger_templates_nik ON finger_templates(nik);
+    """,
+    # 4: the supervisor's queue of committed records whose 1:N search found possible duplicates
+    # ("data ganda", kiosk/duplicates.py): the suspects as found at commit, then the decision.
+    """
+    CREATE TABLE duplicate_reviews (
+        enrollment_id TEXT PRIMARY KEY REFERENCES enrollments(id) ON DELETE CASCADE,
+        suspects TEXT NOT NULL,
+        flagged_at REAL NOT NULL,
+        decision TEXT CHECK (decision IN ('same_person', 'different_person')),
+        reason TEXT,
+        decided_by TEXT REFERENCES operators(id),
+        decided_at REAL
+    );
+    CREATE INDEX duplicate_reviews_open ON duplicate_reviews(decided_at, flagged_at);
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -163,6 +208,7 @@ class Store:
         self._max_pages = max_pages  # tests use it to make a "full disk" without a tiny filesystem
         self._connections: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
+        self._closed = False
         self.migrate()
 
     # --- connections -------------------------------------------------------------------------
@@ -196,12 +242,19 @@ class Store:
     def close(self) -> None:
         """Close every connection; checkpoint so the main file is whole on its own (safe shutdown)."""
         with self._lock:
+            self._closed = True
             conns, self._connections = self._connections, []
         for conn in conns:
             with contextlib.suppress(sqlite3.Error):
                 conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             with contextlib.suppress(sqlite3.Error):
                 conn.close()
+        self._local = threading.local()
+
+    def reopen(self) -> None:
+        """Allow writes again after :meth:`close` (mains returned before the power-off)."""
+        with self._lock:
+            self._closed = False
         self._local = threading.local()
 
     # --- transactions ------------------------------------------------------------------------
@@ -212,6 +265,12 @@ class Store:
         BEGIN IMMEDIATE takes the write lock up front, so two tabs committing the same draft
         are serialised and the second sees the first's result instead of racing it.
         """
+        if self._closed:
+            # After a clean close (shutdown on a critical battery) nothing may write again, so the
+            # file stays whole when the power goes. Reads still work: the screen can show what is saved.
+            raise StorageError("store_closed",
+                               "Kios sedang dimatikan dengan aman; data tidak bisa diubah lagi.",
+                               "The kiosk is shutting down safely; nothing can be changed now.")
         conn = self.conn
         try:
             conn.execute("BEGIN IMMEDIATE")

@@ -75,4 +75,6 @@ def complete_enrollment(kiosk, operator, nik=VALID_NIK, biodata=None) -> str:
     assert kiosk.enrollments.set_signature(operator, eid, signature_png())["accepted"]
     for pos in range(1, 11):
         assert kiosk.enrollments.capture_finger(operator, eid, pos)["accepted"]
+    for pos in (2, 7):  # the index fingers, re-captured and matched 1:1 before review
+        assert kiosk.enrollments.verify_finger(operator, eid, pos)["matched"]
     return eid

@@ -172,6 +172,24 @@ def finger_exception(eid: str, pos: str):
     return jsonify(kiosk().enrollments.finger_exception(operator(), eid, pos, _str(data, "reason")))
 
 
+@bp.post("/enrollments/<eid>/fingers/<pos>/exception/approve")
+def approve_finger_exception(eid: str, pos: str):
+    """A supervisor approves an exception: logged in as one, or with {supervisor, pin} typed in."""
+    data = body()
+    return jsonify(kiosk().enrollments.approve_exception(operator(), eid, pos, supervisor=_str(data, "supervisor"),
+                                                         pin=_str(data, "pin")))
+
+
+@bp.post("/enrollments/<eid>/verify/<pos>")
+def verify_finger(eid: str, pos: str):
+    data = body()
+    timeout = data.get("timeout")
+    if timeout is not None and (not isinstance(timeout, (int, float)) or isinstance(timeout, bool)
+                                or not 0 <= timeout <= 60):
+        raise InvalidInput("bad_timeout", "timeout harus 0-60 detik.", "timeout must be 0-60 seconds.")
+    return jsonify(kiosk().enrollments.verify_finger(operator(), eid, pos, timeout=timeout))
+
+
 @bp.post("/enrollments/<eid>/commit")
 def commit(eid: str):
     data = body()
@@ -214,6 +232,21 @@ def write_card(eid: str):
                        status=e["status"])
     raise Conflict("card_writing_unavailable", "Penulisan kartu belum tersedia di versi ini.",
                    "Card writing is not available in this version.")
+
+
+# --- the supervisor's duplicate review queue ---------------------------------------------------
+@bp.get("/review")
+def review_queue():
+    op = operator()
+    decided = request.args.get("decided") in ("1", "true")
+    items = kiosk().reviews.queue(op, decided=decided)
+    return jsonify({"decided" if decided else "open": items, "count": len(items)})
+
+
+@bp.post("/review/<eid>")
+def review_decide(eid: str):
+    data = body()
+    return jsonify(kiosk().reviews.decide(operator(), eid, _str(data, "decision"), _str(data, "reason")))
 
 
 # --- outbox and reports -----------------------------------------------------------------------

@@ -42,10 +42,32 @@ ROUTES = [
     ("post", "/enrollments/{id}/fingers/{pos}/exception", "Record a finger exception with its reason",
      {"type": "object", "required": ["reason"], "properties": {
          "reason": {"enum": ["amputated", "injured", "bandaged", "unreadable"]}}}, {200: "exception recorded"}),
+    ("post", "/enrollments/{id}/fingers/{pos}/exception/approve",
+     "A supervisor approves a finger exception (logged in as a supervisor, or with a supervisor's id and PIN); "
+     "until then `missing` lists `approval:{pos}`",
+     {"type": "object", "properties": {"supervisor": {"type": "string"}, "pin": {"type": "string"}}},
+     {200: "position, exception, approved_by", 401: "wrong supervisor PIN", 403: "not a supervisor",
+      409: "no exception recorded for this finger"}),
+    ("post", "/enrollments/{id}/verify/{pos}",
+     "Re-capture an index finger (2 or 7) and match it 1:1 against its first capture; until matched "
+     "`missing` lists `verify:{pos}`",
+     {"type": "object", "properties": {"timeout": {"type": "number", "minimum": 0, "maximum": 60}}},
+     {200: "position, matched, score, threshold, attempts, verified", 408: "no finger in time",
+      409: "finger not captured yet", 422: "not an index finger"}),
+    ("get", "/review", "Supervisor: records flagged as possible duplicates (`?decided=1`: the decided ones)", None,
+     {200: "open (or decided): [{enrollment_id, registration_id, nik, suspects, decision}]",
+      403: "not a supervisor"}),
+    ("post", "/review/{id}", "Supervisor: decide on a flagged record",
+     {"type": "object", "required": ["decision", "reason"], "properties": {
+         "decision": {"enum": ["same_person", "different_person"]}, "reason": {"type": "string"}}},
+     {200: "the review item", 403: "not a supervisor", 404: "not in the queue", 409: "already decided",
+      422: "bad decision or no reason"}),
     ("post", "/enrollments/{id}/commit", "Save the record and queue it for the centre",
      {"type": "object", "properties": {"override": {"type": "object", "properties": {
          "supervisor": {"type": "string"}, "pin": {"type": "string"}, "reason": {"type": "string"}}}}},
-     {200: "registration_id, status, duplicate_suspects", 409: "incomplete, already recorded or already saved"}),
+     {200: "registration_id, status, duplicate_suspects [{nik, score, fingers, registration_id}], flagged "
+           "(saved and queued for a supervisor's review when any)",
+      409: "incomplete (missing: finger:N, approval:N, verify:N, ...), already recorded or already saved"}),
     ("post", "/enrollments/{id}/abandon", "Abandon a draft (its biometrics are deleted)",
      {"type": "object", "properties": {"reason": {"type": "string"}}}, {200: "enrollment"}),
     ("get", "/enrollments/{id}/receipt.svg", "QR code of the receipt", None, {200: "image/svg+xml"}),

@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 from flask import Blueprint, current_app, g, redirect, render_template, request, url_for
 
 from kiosk import outbox, schedule
-from kiosk.enrollment import EXCEPTION_REASONS, FINGER_NAMES, FINGERS, STEPS
+from kiosk.enrollment import EXCEPTION_REASONS, FINGER_NAMES, FINGERS, STEPS, VERIFY_POSITIONS
 from kiosk.errors import AuthError, KioskError, NotFound
 from ui.i18n import COOKIE as LANG_COOKIE
 from ui.i18n import LANGS, lang, t, words
@@ -213,8 +213,11 @@ def home():
     today, everything = _villages()
     names = sorted({v["village"] for v in everything} | {v["village"] for v in today})
     drafts = k.enrollments.drafts()
+    op = g.get("page_operator")
+    review_open = k.reviews.open_count() if op and op.can("supervisor") else None
     return render_template("home.html", info=info, today_villages=today, village_names=names,
-                           village=current_village(), drafts=drafts, **_status_context())
+                           village=current_village(), drafts=drafts, review_open=review_open,
+                           page_steps=PAGE_STEPS, **_status_context())
 
 
 @bp.post("/village")
@@ -257,7 +260,8 @@ def _step_states(e: dict) -> list[dict]:
         "biodata": committed or "biodata" not in missing,
         "photo": committed or "photo" not in missing,
         "signature": committed or "signature" not in missing,
-        "fingers": committed or not any(m.startswith("finger:") for m in missing),
+        "fingers": committed or not any(m.startswith(("finger:", "approval:")) for m in missing),
+        "verify": committed or not any(m.startswith("verify:") for m in missing),
         "review": committed,
         "done": committed,
     }
@@ -295,9 +299,17 @@ def enroll_step(eid: str, step: str):
         background = "bg_red" if int(born[:4]) % 2 else "bg_blue"
     names = {str(p): FINGER_NAMES[p][1 if language == "en" else 0] for p in FINGERS}
     missing_fingers = [names.get(m[7:], m) for m in e["missing"] if m.startswith("finger:")]
-    missing_view = [{"step": m, "label": t(f"missing_{m}")} for m in e["missing"] if not m.startswith("finger:")]
+    missing_view = [{"step": m, "label": t(f"missing_{m}")} for m in e["missing"] if ":" not in m]
     if missing_fingers:
         missing_view.append({"step": "fingers", "label": f"{t('step_fingers')}: {', '.join(missing_fingers)}"})
+    # "approval:N" / "verify:N": a supervisor's approval of an exception, an index finger to verify.
+    for kind, target in (("approval", "fingers"), ("verify", "verify")):
+        which = [names.get(m.split(":", 1)[1], m) for m in e["missing"] if m.startswith(kind + ":")]
+        if which:
+            missing_view.append({"step": target, "label": f"{t('missing_' + kind)}: {', '.join(which)}"})
+    op = g.get("page_operator")
+    supervisor = bool(op and op.can("supervisor"))
+    flag = k.reviews.of(eid, full=supervisor) if step == "done" else None
     index = PAGE_STEPS.index(step)
     context = {
         "e": e, "step": step, "steps": _step_states(e),
@@ -309,8 +321,22 @@ def enroll_step(eid: str, step: str):
         "finger_names": names,
         "missing_view": missing_view,
         "cache_bust": int(time.time() * 1000),
+        "duplicate_flag": flag,
+        "verify_positions": VERIFY_POSITIONS,
     }
     return render_template(f"enroll_{step}.html", **context, **_choices(), **_status_context())
+
+
+# --- the supervisor's duplicate review ---------------------------------------------------------
+@bp.get("/review")
+@login_required
+def review_page():
+    """Records flagged as possible duplicates; supervisors only (the NIKs are shown in full)."""
+    k = kiosk()
+    op = g.page_operator
+    k.operators.require(op, "supervisor")
+    return render_template("supervisor_review.html", items=k.reviews.queue(op),
+                           recent=k.reviews.queue(op, decided=True, limit=10), **_status_context())
 
 
 # --- outbox ----------------------------------------------------------------------------------

@@ -6,13 +6,17 @@ Each finger (subject, position) has a *master pattern*, made once and cached:
    loops leaning to the little-finger side of their hand as most do;
 2. an orientation field from the Sherlock–Monro zero-pole model, whose poles are the class's
    cores and deltas (a plain arch, which has none, uses a smooth bump field instead);
-3. ridges grown SFinGe-style: start from noise and filter it repeatedly with the Gabor filter
-   tuned to the local orientation and the finger's ridge period (9-10 px at 500 dpi), clipping
-   after each pass. Minutiae appear where the noise seeded a ridge ending or a fork.
+3. a ridge frequency map: the finger's period (8.8-10.2 px at 500 dpi) drifting smoothly by
+   up to ±7 % over the fingertip;
+4. ridges grown SFinGe-style: start from sparse random seeds and filter them repeatedly with
+   the Gabor filter tuned to the local orientation and period, clipping after each pass.
+   Minutiae appear where growth fronts from different seeds meet.
 
-An *impression* places the master on the sensor: a small rotation and shift, a slight elastic
-distortion of the skin, an elliptical fingertip contact area whose size follows the pressure,
-ridge thickness and contrast from pressure and skin dryness, a little blur and sensor noise.
+An *impression* places the master on the sensor: a rotation (within ±15°) and shift, a smooth
+non-linear elastic distortion of the skin, an elliptical fingertip contact area whose size
+follows the pressure (and, in ~15 % of captures, set off-centre: partial contact), ridge
+thickness from pressure (heavy pressure spreads the ridges, a light touch narrows them) and
+dry patches, contrast, a little blur and sensor noise.
 All of it is drawn from seeds derived from (subject, position, impression), so every call with
 the same arguments returns the same image.
 
@@ -32,6 +36,9 @@ import numpy as np
 MARGIN = 40        # master patterns are larger than the sensor so that impressions can shift
 GABOR_BINS = 16    # orientations of the filter bank: 11.25 degrees apart
 ITERATIONS = 7     # filtering passes; after ~6 the ridge pattern no longer changes visibly
+PERIOD_SPREAD = 0.07  # the local ridge period stays within +-7 % of the finger's own
+PARTIAL_ODDS = 0.15   # share of good captures placed so far off-centre that part of the pad misses
+SEED_SPACING = 6      # one seed per 6x6 px of the half-resolution canvas (12x12 px on the sensor)
 
 
 @dataclass(frozen=True)
@@ -49,7 +56,7 @@ def impression(subject: int, position: int, impression: int, *, quality: float |
 
     ``impression`` numbers the placements of that finger (0, 1, 2 ...); ``quality`` None is a
     good capture, 0..1 a spoilt one (lower is worse); ``shape`` is (rows, cols) at 500 dpi.
-    A finger not seen recently costs ~40 ms to grow, an impression of a cached one ~7 ms.
+    A finger not seen recently costs ~0.2-0.3 s to grow, an impression of a cached one ~10 ms.
     """
     import cv2
 
@@ -61,7 +68,7 @@ def impression(subject: int, position: int, impression: int, *, quality: float |
     q = 1.0 if quality is None else min(1.0, max(0.0, float(quality)))
 
     # Placement: the operator guides the finger, so rotation and shift stay small.
-    angle = math.radians(float(np.clip(rng.normal(0, 6), -14, 14)))
+    angle = math.radians(float(np.clip(rng.normal(0, 7), -15, 15)))
     shift = np.clip(rng.normal(0, 0.04, 2), -0.09, 0.09) * (rows, cols)
     pressure = float(rng.uniform(-1, 1))  # -1 light touch, +1 pressed hard
 
@@ -79,6 +86,10 @@ def impression(subject: int, position: int, impression: int, *, quality: float |
     scale = (1.0 + 0.08 * pressure) * (0.45 + 0.55 * q)
     ay, ax = master.axes[0] * scale, master.axes[1] * scale
     off = (1 - q) * 0.25 * np.array(master.axes) * rng.choice([-1, 1], 2)
+    if rng.uniform() < PARTIAL_ODDS:
+        # Partial contact: the finger set down off-centre, part of the pad off the glass.
+        turn = rng.uniform(0, 2 * math.pi)
+        off = off + rng.uniform(0.15, 0.25) * np.array(master.axes) * (math.sin(turn), math.cos(turn))
     ry = (my - master.centre[0] - off[0]) / ay
     rx = (mx - master.centre[1] - off[1]) / ax
     edge = 1.0 - np.sqrt(rx * rx + ry * ry) + 0.025 * _smooth_noise(rng, (rows, cols), 6, 1.0)
@@ -87,6 +98,11 @@ def impression(subject: int, position: int, impression: int, *, quality: float |
     # Ink: pressure thickens ridges; dry patches break them; quality washes them out.
     bias = 0.25 * pressure + 0.1 * _smooth_noise(rng, (rows, cols), 5, 1.0)
     ink = 1.0 / (1.0 + np.exp(-4.0 * (ridges + bias)))
+    # Pressure also spreads or narrows the ridges' contact lines as a whole.
+    if abs(pressure) > 0.5:
+        grow = cv2.dilate if pressure > 0 else cv2.erode
+        w = 2 * (abs(pressure) - 0.5)
+        ink = (1 - w) * ink + w * grow(ink.astype(np.float32), np.ones((3, 3), np.uint8))
     dry = np.clip(_smooth_noise(rng, (rows, cols), 10, 1.0) - 1.2 - 0.6 * q, 0, 1)
     ink *= 1.0 - 0.6 * dry * (rng.uniform(size=(rows, cols)) < 0.5)
     wet = np.clip(_smooth_noise(rng, (rows, cols), 4, 1.0) - 2.4 + 2.6 * (1 - q), 0, 1)
@@ -115,7 +131,7 @@ def master_pattern(subject: int, position: int, rows: int = 288, cols: int = 256
     axes = (rows * rng.uniform(0.46, 0.5), cols * rng.uniform(0.36, 0.42))
     core = (MARGIN + rows * rng.uniform(0.4, 0.5), centre[1] + rng.normal(0, 6))
     # Ridges are grown at half resolution (a period of ~5 px is still well sampled) and
-    # enlarged afterwards: the filter work drops ~10x, which keeps a new finger under 0.1 s.
+    # enlarged afterwards: the filter work drops ~10x, which keeps a new finger near 0.25 s.
     h2, w2 = (h + 1) // 2, (w + 1) // 2
     theta = _orientation(rng, finger_class, h2, w2, (core[0] / 2, core[1] / 2), 0.5)
 
@@ -124,14 +140,25 @@ def master_pattern(subject: int, position: int, rows: int = 288, cols: int = 256
     lo = np.floor(pos).astype(np.int32) % GABOR_BINS
     frac = (pos - np.floor(pos)).astype(np.float32)
     hi = (lo + 1) % GABOR_BINS
-    kernels = [_gabor(math.pi * k / GABOR_BINS, period / 2) for k in range(GABOR_BINS)]
+    # Ridge frequency map: the period drifts smoothly by a few per cent over the fingertip, as
+    # on skin. Two filter banks (short and long period) blended per pixel give it for twice
+    # the work of one, instead of a bank per period.
+    short, long_ = period * (1 - PERIOD_SPREAD), period * (1 + PERIOD_SPREAD)
+    drift = np.clip(0.5 + 0.5 * _smooth_noise(rng, (h2, w2), 3, 1.0), 0, 1).astype(np.float32)
+    banks = [[_gabor(math.pi * k / GABOR_BINS, p / 2) for k in range(GABOR_BINS)] for p in (short, long_)]
 
-    field = rng.normal(0, 1, (h2, w2)).astype(np.float32)
+    # Sparse seeds, as in SFinGe: isolated dots that the filtering grows into ridges; where
+    # growth fronts from different seeds meet, ridges end or fork — the minutiae.
+    field = np.zeros((h2, w2), np.float32)
+    n_seeds = h2 * w2 // SEED_SPACING ** 2
+    field[rng.integers(0, h2, n_seeds), rng.integers(0, w2, n_seeds)] = rng.choice([-1.0, 1.0], n_seeds)
     for _ in range(ITERATIONS):
-        responses = np.stack([cv2.filter2D(field, -1, k, borderType=cv2.BORDER_REFLECT) for k in kernels])
-        a = np.take_along_axis(responses, lo[None], 0)[0]
-        b = np.take_along_axis(responses, hi[None], 0)[0]
-        out = a * (1 - frac) + b * frac
+        out = np.zeros_like(field)
+        for bank, weight in zip(banks, (1 - drift, drift)):
+            responses = np.stack([cv2.filter2D(field, -1, k, borderType=cv2.BORDER_REFLECT) for k in bank])
+            a = np.take_along_axis(responses, lo[None], 0)[0]
+            b = np.take_along_axis(responses, hi[None], 0)[0]
+            out += (a * (1 - frac) + b * frac) * weight
         # Normalise and saturate: the clip is what turns filtered noise into ridges of even width.
         field = np.clip(out / (np.std(out) + 1e-6) * 1.5, -1, 1)
     field = np.clip(cv2.resize(field, (w, h), interpolation=cv2.INTER_CUBIC), -1, 1)

@@ -49,7 +49,7 @@ def test_every_step_is_saved_as_a_draft_and_resumes_after_restart(config, demo):
         assert [d["id"] for d in drafts] == [eid]
         assert drafts[0]["step"] == "fingers"
         e = k2.enrollments.get(eid)
-        assert e["missing"] == [f"finger:{i}" for i in range(4, 11)]
+        assert e["missing"] == [f"finger:{i}" for i in range(4, 11)] + ["verify:2"]
         assert e["fingers"]["2"]["state"] == "captured"
     finally:
         k2.close()

@@ -75,3 +75,16 @@ def test_counter_increments_inside_transaction(tmp_path):
     with s.transaction() as conn:
         assert s.next_counter(conn, "a") == 3
     s.close()
+
+
+def test_closed_store_refuses_writes(tmp_path):
+    s = Store(tmp_path / "k.db")
+    s.close()
+    with pytest.raises(StorageError) as info:
+        with s.transaction() as conn:
+            conn.execute("INSERT INTO counters(name, value) VALUES ('late', 1)")
+    assert info.value.code == "store_closed"
+    s.close()  # idempotent
+    reopened = Store(tmp_path / "k.db")
+    assert reopened.one("SELECT * FROM counters WHERE name = 'late'") is None
+    reopened.close()

@@ -80,9 +80,19 @@ def test_enrollment_end_to_end(client, auth, kiosk):
         f = client.post(f"/api/v1/enrollments/{eid}/fingers/{pos}", headers=auth).get_json()
         assert f["position"] == pos and f["accepted"] and "quality" in f and "reasons" in f
     r = client.post(f"/api/v1/enrollments/{eid}/commit", headers=auth)
-    assert r.status_code == 409 and r.get_json() ["error"] == "incomplete" and r.get_json()["missing"] == ["finger:10"]
+    assert r.status_code == 409 and r.get_json() ["error"] == "incomplete"
+    assert r.get_json()["missing"] == ["finger:10", "verify:2", "verify:7"]
     r = client.post(f"/api/v1/enrollments/{eid}/fingers/10/exception", json={"reason": "amputated"}, headers=auth)
-    assert r.status_code == 200
+    assert r.status_code == 200 and r.get_json()["pending"]
+    # The exception waits for a supervisor; the logged-in demo operator is one.
+    assert client.get(f"/api/v1/enrollments/{eid}", headers=auth).get_json()["missing"] == [
+        "approval:10", "verify:2", "verify:7"]
+    r = client.post(f"/api/v1/enrollments/{eid}/fingers/10/exception/approve", json={}, headers=auth)
+    assert r.status_code == 200 and r.get_json()["approved_by"] == "demo"
+    for pos in (2, 7):
+        v = client.post(f"/api/v1/enrollments/{eid}/verify/{pos}", json={}, headers=auth).get_json()
+        assert v["matched"] is True and v["score"] >= v["threshold"]
+    assert client.get(f"/api/v1/enrollments/{eid}", headers=auth).get_json()["missing"] == []
     r = client.post(f"/api/v1/enrollments/{eid}/commit", headers=auth)
     assert r.status_code == 200, r.get_json()
     body = r.get_json()

@@ -282,6 +282,36 @@ def test_record_a_resident_end_to_end_at_800x480(server, browser):
         assert page.locator(".finger.fs-captured").count() == 10
         s.check("11-fingers-done")
         page.click("#fingers-next")
+        page.wait_for_url(re.compile(r"/verify$"))
+
+        # Verification: the right index finger again, then the left; someone else's finger does not match.
+        assert "Letakkan lagi jari telunjuk kanan pada pemindai" in page.inner_text("#verify-prompt")
+        assert "current" in page.get_attribute('.finger[data-pos="2"]', "class").split()
+        s.check("11a-verify")
+        page.click("#sim-finger summary")
+        page.fill("#sim-subject", "2")
+        page.click("#sim-apply")
+        page.wait_for_selector("#sim-state:has-text('Orang simulasi: 2')")
+        page.click("#verify-scan")
+        page.wait_for_selector("#verify-messages .msg-error", timeout=30_000)
+        assert "Tidak cocok: jari telunjuk kanan" in page.inner_text("#verify-messages")
+        assert page.text_content('#verify-list li[data-pos="2"] .vsym') == "✗"
+        assert "Ulangi" in page.inner_text("#verify-scan")
+        s.check("11b-verify-not-matched")
+        page.fill("#sim-subject", "1")
+        page.click("#sim-apply")
+        page.wait_for_selector("#sim-state:has-text('Orang simulasi: 1')")
+        page.click("#sim-finger summary")
+        page.click("#verify-scan")
+        page.wait_for_selector("#verify-messages .msg-ok", timeout=30_000)
+        assert "Letakkan lagi jari telunjuk kiri pada pemindai" in page.inner_text("#verify-prompt")
+        assert page.text_content('#verify-list li[data-pos="2"] .vsym') == "✓"
+        page.click("#verify-scan")
+        page.wait_for_selector("#verify-next:not([hidden])", timeout=30_000)
+        assert "Kedua jari telunjuk cocok" in page.inner_text("#verify-prompt")
+        assert page.text_content('#verify-list li[data-pos="7"] .vsym') == "✓"
+        s.check("11c-verify-done")
+        page.click("#verify-next")
         page.wait_for_url(re.compile(r"/review$"))
 
         # Review and save.
@@ -414,6 +444,8 @@ def test_draft_exists_and_already_recorded_with_supervisor_override(server, brow
         assert r.json()["accepted"], r.text()
         for pos in range(1, 11):
             assert api.post(f"/api/v1/enrollments/{eid}/fingers/{pos}", data={}).json()["accepted"]
+        for pos in (2, 7):
+            assert api.post(f"/api/v1/enrollments/{eid}/verify/{pos}", data={}).json()["matched"]
         assert api.post(f"/api/v1/enrollments/{eid}/commit", data={}).ok
 
         # Typing it again: the kiosk says it was recorded here already.
@@ -476,13 +508,33 @@ def test_draft_exists_and_already_recorded_with_supervisor_override(server, brow
         page.click("#missing-list a")
         page.wait_for_url(re.compile(r"/fingers$"))
         assert "Letakkan jari kelingking kiri pada pemindai" in page.inner_text("#finger-prompt")
-        # An exception instead of a capture, with its reason.
+        # An exception instead of a capture, with its reason; it waits for a supervisor's approval.
         page.click("#exception-toggle")
         page.click('[data-exception="bandaged"]')
         page.wait_for_selector("#fingers-next:not([hidden])")
         assert page.text_content('.finger[data-pos="10"] .f-sym') == "⊘"
+        page.wait_for_selector("#approval-panel:not([hidden])")
+        assert "jari kelingking kiri" in page.inner_text("#approval-list")
         s.check("04-exception")
+        page.click("#approval-open")
+        page.wait_for_selector("#approval-dialog[open]")
+        assert page.input_value("#ap-supervisor") == "demo"  # the logged-in supervisor, PIN still asked
+        s.keypad("000000", "#approval-keypad")
+        page.click("#approval-submit")
+        page.wait_for_selector("#approval-messages .msg-error")
+        assert "ID petugas atau PIN salah." in page.inner_text("#approval-messages")
+        s.check("04a-approval-wrong-pin")
+        s.keypad("123456", "#approval-keypad")
+        page.click("#approval-submit")
+        page.wait_for_selector("#approval-panel", state="hidden")
+        assert "Pengecualian disetujui oleh demo" in page.inner_text("#finger-messages")
+        assert "/fingers" in page.url  # a wrong supervisor PIN does not log the operator out
+        for pos in (2, 7):
+            assert api.post(f"/api/v1/enrollments/{second}/verify/{pos}", data={}).json()["matched"]
         page.click("#fingers-next")
+        page.wait_for_url(re.compile(r"/verify$"))
+        assert "Kedua jari telunjuk cocok" in page.inner_text("#verify-prompt")
+        page.click("#verify-next")
         page.wait_for_url(re.compile(r"/review$"))
 
         page.click("#review-save")
@@ -500,5 +552,71 @@ def test_draft_exists_and_already_recorded_with_supervisor_override(server, brow
         page.wait_for_url(re.compile(r"/done$"))
         assert re.fullmatch(r"[A-Za-z0-9-]+-\d{8}-\d{4}", page.inner_text("#registration-id").strip())
         s.check("06-done-after-override")
+    finally:
+        s.close()
+
+
+def record_via_api(api, bio: dict, subject: int) -> str:
+    """One resident through the API up to the review step, as synthetic person ``subject``."""
+    assert api.post("/api/v1/sim/finger", data={"subject": subject, "present": True}).ok
+    assert api.post("/api/v1/sim/face", data={"subject": subject}).ok
+    r = api.post("/api/v1/enrollments", data=bio)
+    assert r.status == 201, r.text()
+    eid = r.json()["id"]
+    assert api.post(f"/api/v1/enrollments/{eid}/biodata", data={}).ok
+    assert api.post(f"/api/v1/enrollments/{eid}/photo", data={}).json()["accepted"]
+    assert api.post(f"/api/v1/enrollments/{eid}/signature", data=signature_png(),
+                    headers={"Content-Type": "image/png"}).json()["accepted"]
+    for pos in range(1, 11):
+        assert api.post(f"/api/v1/enrollments/{eid}/fingers/{pos}", data={}).json()["accepted"]
+    for pos in (2, 7):
+        assert api.post(f"/api/v1/enrollments/{eid}/verify/{pos}", data={}).json()["matched"]
+    return eid
+
+
+def test_possible_duplicate_is_shown_and_a_supervisor_decides(server, browser):
+    """The same (simulated) person under a second NIK: saved, shown as "kemungkinan data ganda" on the
+    done screen, and decided by the supervisor on the review page linked from home."""
+    common = {"session_village": "Gunung Tabur", "birth_place": "Berau", "blood_type": "B", "address": "Jl. Damai 7",
+              "rt": "2", "rw": "4", "village": "Gunung Tabur", "district": "Gunung Tabur", "religion": "Islam",
+              "marital_status": "Kawin", "occupation": "Nelayan", "citizenship": "WNI"}
+    a = dict(common, nik="6403061203850007", name="Ahmad", sex="L", birth_date="1985-03-12")
+    b = dict(common, nik="6403061203850008", name="Ahmad Y", sex="L", birth_date="1985-03-12")
+    s = Screen(browser, server["url"], SMALL, prefix="ganda-")
+    page, api = s.page, s.page.request
+    try:
+        s.login()
+        page.wait_for_url(re.compile(r"/$"))
+        first = api.post(f"/api/v1/enrollments/{record_via_api(api, a, 731)}/commit", data={})
+        assert first.ok, first.text()
+        first_reg = first.json()["registration_id"]
+        second = record_via_api(api, b, 731)
+
+        page.goto(f"/enroll/{second}/review")
+        page.click("#review-save")
+        page.wait_for_url(re.compile(r"/done$"), timeout=30_000)
+        warning = page.inner_text("#duplicate-warning")
+        assert "Kemungkinan data ganda" in warning and first_reg in warning
+        assert "Supervisor akan memeriksa" in warning
+        assert "Selesai: perekaman tersimpan" in page.inner_text(".done-title")  # saved all the same
+        s.check("01-done-possible-duplicate")
+
+        page.goto("/")
+        assert "Pemeriksaan data ganda" in page.inner_text("#review-link")
+        page.click("#review-link")
+        page.wait_for_url(re.compile(r"/review$"))
+        item = page.locator(f'.review-item[data-eid="{second}"]')
+        assert first_reg in item.inner_text() and a["nik"] in item.inner_text()
+        s.check("02-review-queue")
+        item.locator('[data-decision="different_person"]').click()
+        item.locator(".item-messages .msg-error").wait_for()
+        assert "alasan" in item.locator(".item-messages").inner_text()
+        item.locator(".review-reason").fill("Kembar identik, KK berbeda")
+        item.locator('[data-decision="different_person"]').click()
+        item.locator(".item-messages .msg-ok").wait_for()
+        assert "Keputusan tersimpan: Orang berbeda" in item.locator(".item-messages").inner_text()
+        s.check("03-review-decided")
+        page.reload()
+        assert page.locator(f'.review-item[data-eid="{second}"]').count() == 0
     finally:
         s.close()

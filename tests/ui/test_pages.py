@@ -23,7 +23,7 @@ BIODATA = {
     "district": "Gunung Tabur", "religion": "Islam", "marital_status": "Kawin", "occupation": "Petani",
     "citizenship": "WNI",
 }
-STEPS = ("biodata", "photo", "signature", "fingers", "review")
+STEPS = ("biodata", "photo", "signature", "fingers", "verify", "review")
 
 
 @pytest.fixture
@@ -75,6 +75,9 @@ def complete(client, eid: str) -> None:
     for pos in range(1, 11):
         r = client.post(f"/api/v1/enrollments/{eid}/fingers/{pos}", json={})
         assert r.status_code == 200 and r.get_json()["accepted"], r.get_json()
+    for pos in (2, 7):  # the index fingers, verified 1:1 before review
+        r = client.post(f"/api/v1/enrollments/{eid}/verify/{pos}", json={})
+        assert r.status_code == 200 and r.get_json()["matched"], r.get_json()
 
 
 def text(resp) -> str:
@@ -211,6 +214,9 @@ def test_each_step_renders_from_the_draft(logged_in, step, lang):
         for reason in ("amputated", "injured", "bandaged", "unreadable"):
             assert f'data-exception="{reason}"' in page
         assert ("jari telunjuk kanan" if lang == "id" else "right index finger") in page
+    if step == "verify":
+        assert 'id="verify-scan"' in page and 'id="verify-list"' in page and 'id="hands"' in page
+        assert ("jari telunjuk kiri" if lang == "id" else "left index finger") in page
     if step == "review":
         assert 'id="review-save"' in page and 'id="override-form"' in page
         # Nothing captured yet: what is missing is listed with links to its step.
@@ -348,3 +354,51 @@ def test_language_of_pages_and_api(app, kiosk):
         assert lang() == "id"  # the page's choice travels with its API calls
     with app.test_request_context("/?lang=fr", headers={"Cookie": "lang=de"}):
         assert lang() == "id"
+
+
+# --- exceptions, verification and the duplicate review (issue #3 "Flow") ---------------------
+def test_pending_exception_is_listed_until_approved(logged_in):
+    eid = create(logged_in)
+    r = logged_in.post(f"/api/v1/enrollments/{eid}/fingers/4/exception", json={"reason": "bandaged"})
+    assert r.status_code == 200
+    page = text(logged_in.get(f"/enroll/{eid}/fingers"))
+    assert 'id="approval-panel"' in page and 'id="approval-dialog"' in page and 'id="approval-keypad"' in page
+    assert '"exception_pending": true' in page
+    review = text(logged_in.get(f"/enroll/{eid}/review"))
+    missing = review.split('id="missing-list"', 1)[1].split("</ul>", 1)[0]
+    assert "persetujuan supervisor untuk pengecualian: jari manis kanan" in missing
+    assert f"/enroll/{eid}/fingers" in missing
+    logged_in.post(f"/api/v1/enrollments/{eid}/fingers/4/exception/approve", json={})
+    review = text(logged_in.get(f"/enroll/{eid}/review"))
+    missing = review.split('id="missing-list"', 1)[1].split("</ul>", 1)[0]
+    assert "persetujuan supervisor" not in missing and "jari manis kanan" not in missing
+    assert "diperban" in review.split('class="finger-chips"', 1)[1].split("</ul>", 1)[0]
+
+
+def test_done_page_shows_possible_duplicate_and_supervisor_review_page(kiosk, logged_in):
+    first = create(logged_in)
+    complete(logged_in, first)
+    assert logged_in.post(f"/api/v1/enrollments/{first}/commit", json={}).status_code == 200
+    other = dict(BIODATA, name="Budi", sex="L", birth_date="1985-03-12")
+    r = logged_in.post("/api/v1/enrollments", json={"nik": "6403061203850001", **{k: v for k, v in other.items()}})
+    second = r.get_json()["id"]
+    complete(logged_in, second)  # the same simulated person under another NIK
+    body = logged_in.post(f"/api/v1/enrollments/{second}/commit", json={}).get_json()
+    assert [s["nik"] for s in body["duplicate_suspects"]] == [NIK]
+    done = text(logged_in.get(f"/enroll/{second}/done"))
+    assert "Kemungkinan data ganda" in done and "Supervisor akan memeriksa" in done
+    assert body["registration_id"] in done
+    home = text(logged_in.get("/"))
+    assert 'id="review-link"' in home and "Pemeriksaan data ganda (1)" in home
+    page = text(logged_in.get("/review"))
+    assert body["duplicate_suspects"][0]["registration_id"] in page and 'data-decision="same_person"' in page
+    assert f'data-eid="{second}"' in page
+
+    # An operator sees neither the link nor the page.
+    kiosk.operators.add("budi", "operator", "246810")
+    logged_in.post("/api/v1/auth/login", json={"operator": "budi", "pin": "246810"})
+    assert 'id="review-link"' not in text(logged_in.get("/"))
+    r = logged_in.get("/review")
+    assert r.status_code != 200 and 'data-decision' not in text(r)
+    done = text(logged_in.get(f"/enroll/{second}/done"))
+    assert "Kemungkinan data ganda" in done and NIK not in done  # masked for an operator

@@ -9,7 +9,8 @@
   if (!raw) { return; }
   var suspects = [];
   try { suspects = JSON.parse(raw) || []; } catch (e) { return; }
-  if (!suspects.length) { return; }
+  // The page already shows the server's own flag (the record's review entry); this is only a fallback.
+  if (!suspects.length || document.getElementById("duplicate-warning")) { return; }
   K.showMessage(document.getElementById("done-suspects"), "warn", "⚠ " + t("duplicate_suspects"),
     suspects.map(function (s) { return (s.nik || "?") + (s.score !== undefined ? " (" + s.score + ")" : ""); }));
 })();

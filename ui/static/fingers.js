@@ -63,6 +63,23 @@
     next.hidden = !(complete && !current);
     scan.disabled = working || !current;
     exToggle.disabled = working || !current;
+    renderApprovals();
+  }
+
+  // Exceptions waiting for a supervisor's approval: named in the panel, approved in the dialog.
+  var approvalPanel = document.getElementById("approval-panel");
+  var approvalList = document.getElementById("approval-list");
+  function pendingApprovals() {
+    return Object.keys(fingers).map(Number).filter(function (p) {
+      return fingers[p].state === "exception" && fingers[p].exception_pending;
+    });
+  }
+  function renderApprovals() {
+    var pending = pendingApprovals();
+    approvalPanel.hidden = !pending.length;
+    approvalList.textContent = pending.map(function (p) {
+      return fingers[p].name + " (" + t("ex_" + fingers[p].exception) + ")";
+    }).join(", ");
   }
 
   function select(pos) {
@@ -149,9 +166,11 @@
       var f = fingers[pos];
       f.state = "exception";
       f.exception = reason;
+      f.exception_pending = true;
       panel.hidden = true;
       K.showMessage(area, "info", "⊘ " + t("finger_exception_done") + ": " + f.name + " — " + t("ex_" + reason));
       advance(pos);
+      approvalPanel.scrollIntoView({ block: "nearest" });
     }).catch(function (err) {
       K.busy(b, false);
       K.showError(area, err);
@@ -180,6 +199,60 @@
       sim({ present: false }, t("sim_no_finger"));
     });
   }
+
+  // The approval dialog: supervisor id + PIN on the on-screen keypad; approves every pending exception.
+  var dialog = document.getElementById("approval-dialog");
+  var apSupervisor = document.getElementById("ap-supervisor");
+  var apPin = document.getElementById("ap-pin");
+  var apArea = document.getElementById("approval-messages");
+  var apSubmit = document.getElementById("approval-submit");
+  var me = (window.KIOSK || {}).operator;
+  var typing = apPin;
+  apSupervisor.addEventListener("focus", function () { typing = apSupervisor; });
+  apPin.addEventListener("focus", function () { typing = apPin; });
+  window.Keypad(document.getElementById("approval-keypad"), function (key) {
+    typing.value = window.Keypad.apply(typing.value, key, typing === apPin ? 12 : 32);
+  });
+  document.getElementById("approval-open").addEventListener("click", function () {
+    K.clear(apArea);
+    apPin.value = "";
+    if (!apSupervisor.value && me && me.role === "supervisor") { apSupervisor.value = me.id; }
+    document.getElementById("approval-what").textContent = approvalList.textContent + ". " + t("approval_enter");
+    if (dialog.showModal) { dialog.showModal(); } else { dialog.setAttribute("open", ""); }
+    (apSupervisor.value ? apPin : apSupervisor).focus();
+  });
+  function closeDialog() { if (dialog.close) { dialog.close(); } else { dialog.removeAttribute("open"); } }
+  document.getElementById("approval-cancel").addEventListener("click", closeDialog);
+  document.getElementById("approval-form").addEventListener("submit", function (ev) {
+    ev.preventDefault();
+    var who = apSupervisor.value.trim(), pin = apPin.value;
+    if (!who || !pin) { K.showMessage(apArea, "error", t("approval_enter")); return; }
+    var pending = pendingApprovals();
+    K.busy(apSubmit, true);
+    // One after the other: a wrong PIN stops at the first and counts once towards the lock-out.
+    var chain = Promise.resolve();
+    pending.forEach(function (pos) {
+      chain = chain.then(function () {
+        return K.api("POST", "/enrollments/" + encodeURIComponent(eid) + "/fingers/" + pos + "/exception/approve",
+          { supervisor: who, pin: pin }, { noAuthRedirect: true }).then(function (r) {
+          fingers[pos].exception_pending = false;
+          fingers[pos].exception_approved_by = r.approved_by;
+        });
+      });
+    });
+    chain.then(function () {
+      K.busy(apSubmit, false);
+      apPin.value = "";
+      closeDialog();
+      K.showMessage(area, "ok", "✓ " + t("approval_done") + " " + who + ".");
+      render();
+    }).catch(function (err) {
+      K.busy(apSubmit, false);
+      apPin.value = "";
+      K.showError(apArea, err);
+      render();
+    });
+  });
 
   current = firstMissing();
   render();

@@ -18,6 +18,12 @@
     if (code.indexOf("finger:") === 0) {
       step = "fingers";
       label = t("step_fingers") + ": " + (links.names[code.slice(7)] || code);
+    } else if (code.indexOf("approval:") === 0) {
+      step = "fingers";
+      label = t("missing_approval") + ": " + (links.names[code.slice(9)] || code);
+    } else if (code.indexOf("verify:") === 0) {
+      step = "verify";
+      label = t("missing_verify") + ": " + (links.names[code.slice(7)] || code);
     } else {
       step = code;
       label = t("missing_" + code);
