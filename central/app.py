@@ -75,7 +75,8 @@ def create_app(store: Store, central_key: X25519PrivateKey, *, max_body: int = D
     def healthz():
         return {"status": "ok", "service": "ektp-central", "time": int(clock())}
 
-    @app.put("/api/v1/packets/<packet_id>")
+    # PUT names the resource by its id (the protocol doc); POST is accepted too, as issue #4 words it.
+    @app.route("/api/v1/packets/<packet_id>", methods=["PUT", "POST"])
     def put_packet(packet_id: str):
         kiosk_id = request.headers.get("X-Kiosk-Id", "")
         if not kiosk_id:

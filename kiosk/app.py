@@ -37,7 +37,10 @@ class Kiosk:
         en = config.section("enrollment")
         self.enrollments = Enrollments(
             self.store, self.operators, kiosk_id=config.kiosk_id, camera=self.devices.camera,
-            fingerprint=self.devices.fingerprint, simulated=self.simulated,
+            # A record is training data whenever a capture device was simulated, not only when all are:
+            # an "auto" backend that fell back to its simulator must never pass as a real capture.
+            fingerprint=self.devices.fingerprint,
+            simulated=self.devices.camera.simulated or self.devices.fingerprint.simulated,
             thresholds=Thresholds(en["photo_min_quality"], en["finger_min_quality"], en["finger_retries"],
                                   en["finger_timeout_seconds"]))
         self.enrollments.sealer = _sealer(config, self.data_dir)
@@ -56,6 +59,7 @@ class Kiosk:
         self.enrollments.power_gate = self.power.allows_new_enrollment
         # Sync: sends only sealed packets; without a kiosk key it just says so in its status.
         self.sync = Sync(self.store, SyncSettings.from_config(config), network=self.devices.network)
+        self.sync.on_purge = self.gallery.remove  # purged biometrics leave the in-memory gallery too
         self.sync_worker: SyncWorker | None = None
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []

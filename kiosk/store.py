@@ -171,6 +171,13 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX duplicate_reviews_open ON duplicate_reviews(decided_at, flagged_at);
     """,
+    # 5: the outbox screen and the status bar read small columns stored after each ~0.3 MB payload;
+    # covering indexes let SQLite answer them without walking the blobs' overflow pages.
+    """
+    CREATE INDEX outbox_sent ON outbox(state, sent_at);
+    CREATE INDEX outbox_list ON outbox(created_at, id, enrollment_id, registration_id, state, payload_format,
+                                       payload_sha256, attempts, last_error, sent_at, acknowledged_at, purged_at);
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -259,6 +259,9 @@ class SyncState:
 class Sync:
     """One kiosk's sync: ``run_once`` does a round; ``status`` is what the UI shows."""
 
+    # (enrollment_id) -> None, called after a record's biometrics were purged (the kiosk's gallery).
+    on_purge: Callable[[str], None] | None = None
+
     def __init__(self, store: Store, settings: SyncSettings, *, network=None,
                  clock: Callable[[], float] = time.time, rng: random.Random | None = None,
                  lock_path: Path | None = None):
@@ -612,7 +615,12 @@ class Sync:
                 conn.execute("UPDATE outbox SET payload = NULL, purged_at = ? WHERE rowid = ?",
                              (self.clock(), row["rowid"]))
                 conn.execute("DELETE FROM enrollment_parts WHERE enrollment_id = ?", (row["enrollment_id"],))
+                # Templates are biometric data too: once the centre holds the record, its duplicate
+                # search is the one that counts, and the kiosk keeps nothing it no longer needs.
+                conn.execute("DELETE FROM finger_templates WHERE enrollment_id = ?", (row["enrollment_id"],))
                 audit.record(conn, "sync", "sync.purge", row["enrollment_id"], packet_id=row["id"])
+            if self.on_purge is not None:
+                self.on_purge(row["enrollment_id"])
             log.info("packet %s purged after retention", row["id"])
         return len(rows)
 

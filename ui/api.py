@@ -6,6 +6,7 @@ rules live in the domain, which raises typed errors that ``ui.errors`` maps to s
 
 from __future__ import annotations
 
+import contextlib
 import io
 
 from flask import Blueprint, Response, jsonify, request
@@ -157,7 +158,25 @@ def finger(eid: str, pos: str):
     if timeout is not None and (not isinstance(timeout, (int, float)) or isinstance(timeout, bool)
                                 or not 0 <= timeout <= 60):
         raise InvalidInput("bad_timeout", "timeout harus 0-60 detik.", "timeout must be 0-60 seconds.")
-    return jsonify(kiosk().enrollments.capture_finger(operator(), eid, pos, timeout=timeout))
+    with _no_finger_status(data):
+        return jsonify(kiosk().enrollments.capture_finger(operator(), eid, pos, timeout=timeout))
+
+
+@contextlib.contextmanager
+def _no_finger_status(data: dict):
+    """No finger in time is a 408 (DESIGN §4). Chromium, though, silently re-sends a request that
+    gets a 408 on a reused keep-alive connection — a second capture the operator never asked for —
+    so a browser client asks for ``"no_finger_status": 422`` instead; scripts keep the 408."""
+    status = data.get("no_finger_status", 408)
+    if status not in (408, 422):
+        raise InvalidInput("bad_field", "no_finger_status harus 408 atau 422.", "no_finger_status must be 408 or 422.")
+    from drivers.fingerprint import NoFinger
+    try:
+        yield
+    except NoFinger as exc:
+        if status == 408:
+            raise
+        raise InvalidInput(exc.code, exc.message_id, exc.message_en) from exc
 
 
 @bp.get("/enrollments/<eid>/fingers/<int:pos>.png")
@@ -187,7 +206,8 @@ def verify_finger(eid: str, pos: str):
     if timeout is not None and (not isinstance(timeout, (int, float)) or isinstance(timeout, bool)
                                 or not 0 <= timeout <= 60):
         raise InvalidInput("bad_timeout", "timeout harus 0-60 detik.", "timeout must be 0-60 seconds.")
-    return jsonify(kiosk().enrollments.verify_finger(operator(), eid, pos, timeout=timeout))
+    with _no_finger_status(data):
+        return jsonify(kiosk().enrollments.verify_finger(operator(), eid, pos, timeout=timeout))
 
 
 @bp.post("/enrollments/<eid>/commit")

@@ -200,6 +200,8 @@ WORDS: dict[str, tuple[str, str]] = {
     "finger_scan": ("Pindai", "Scan"),
     "finger_scanning": ("Memindai… letakkan jari dan tahan", "Scanning… place the finger and hold still"),
     "finger_scanning_short": ("Memindai…", "Scanning…"),
+    "finger_phase_imaging": ("Mengambil gambar sidik jari… tahan jari", "Imaging the finger… hold still"),
+    "finger_phase_uploading": ("Membaca gambar dari pemindai…", "Reading the image from the scanner…"),
     "finger_low": ("Kualitas kurang baik, ulangi", "Quality too low, try again"),
     "finger_accepted": ("Sidik jari diterima", "Fingerprint accepted"),
     "finger_no_finger": ("Tidak ada jari pada pemindai. Letakkan jari lalu tekan Pindai lagi.",

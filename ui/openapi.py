@@ -36,7 +36,7 @@ ROUTES = [
     ("post", "/enrollments/{id}/signature", "Store the signature", "image/png", {200: "accepted, reasons"}),
     ("get", "/enrollments/{id}/signature.png", "The stored signature", None, {200: "image/png"}),
     ("post", "/enrollments/{id}/fingers/{pos}", "Capture one finger (ISO position 1-10), waiting for it",
-     {"type": "object", "properties": {"timeout": {"type": "number", "minimum": 0, "maximum": 60}}},
+     {"type": "object", "properties": {"timeout": {"type": "number", "minimum": 0, "maximum": 60}, "no_finger_status": {"enum": [408, 422]}}},
      {200: "position, accepted, quality, reasons, attempts", 408: "no finger in time", 422: "bad position"}),
     ("get", "/enrollments/{id}/fingers/{pos}.png", "A captured finger image", None, {200: "image/png"}),
     ("post", "/enrollments/{id}/fingers/{pos}/exception", "Record a finger exception with its reason",
@@ -51,7 +51,7 @@ ROUTES = [
     ("post", "/enrollments/{id}/verify/{pos}",
      "Re-capture an index finger (2 or 7) and match it 1:1 against its first capture; until matched "
      "`missing` lists `verify:{pos}`",
-     {"type": "object", "properties": {"timeout": {"type": "number", "minimum": 0, "maximum": 60}}},
+     {"type": "object", "properties": {"timeout": {"type": "number", "minimum": 0, "maximum": 60}, "no_finger_status": {"enum": [408, 422]}}},
      {200: "position, matched, score, threshold, attempts, verified", 408: "no finger in time",
       409: "finger not captured yet", 422: "not an index finger"}),
     ("get", "/review", "Supervisor: records flagged as possible duplicates (`?decided=1`: the decided ones)", None,

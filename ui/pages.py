@@ -261,7 +261,8 @@ def _step_states(e: dict) -> list[dict]:
         "photo": committed or "photo" not in missing,
         "signature": committed or "signature" not in missing,
         "fingers": committed or not any(m.startswith(("finger:", "approval:")) for m in missing),
-        "verify": committed or not any(m.startswith("verify:") for m in missing),
+        # Nothing to verify before the fingers are in: don't tick a step that could not have happened.
+        "verify": committed or not any(m.startswith(("verify:", "finger:", "approval:")) for m in missing),
         "review": committed,
         "done": committed,
     }

@@ -132,6 +132,9 @@ def test_first_receipt_201_then_same_bytes_200_same_receipt(client, store, centr
     assert receipt["registration_id"] == rec["registration_id"] and receipt["status"] == "PRR"
     again = put(client, pid, blob)
     assert again.status_code == 200 and again.get_json() == receipt
+    posted = client.post(f"/api/v1/packets/{pid}", data=blob,  # POST is the same operation
+                         headers={"X-Kiosk-Id": KIOSK_ID, "Content-Type": "application/octet-stream"})
+    assert posted.status_code == 200 and posted.get_json() == receipt
     row = store.get_packet(pid, body=True)
     assert row["body"] == blob and row["record"] == rec and row["nik"] == rec["biodata"]["nik"]
     assert len(store.packets()) == 1

@@ -194,6 +194,10 @@ def test_purge_after_retention_keeps_a_receipt(kiosk, op, central):
     s = SyncSettings.from_config(kiosk.config)
     s.retention_days = 10
     sync = Sync(kiosk.store, s, clock=lambda: now[0])
+    sync.on_purge = kiosk.gallery.remove
+    templates = "SELECT COUNT(*) AS n FROM finger_templates WHERE enrollment_id = ?"
+    assert kiosk.store.one(templates, (c["id"],))["n"] > 0
+    in_gallery = len(kiosk.gallery)
 
     assert sync.purge() == 0  # day 9 of 10: the biometrics are still there
     assert kiosk.store.one("SELECT COUNT(*) AS n FROM enrollment_parts WHERE enrollment_id = ?", (c["id"],))["n"] > 0
@@ -203,6 +207,8 @@ def test_purge_after_retention_keeps_a_receipt(kiosk, op, central):
     row = outbox_row(kiosk, c["packet_id"])
     assert row["purged_payload"] and row["purged_at"] == now[0]
     assert kiosk.store.one("SELECT COUNT(*) AS n FROM enrollment_parts WHERE enrollment_id = ?", (c["id"],))["n"] == 0
+    assert kiosk.store.one(templates, (c["id"],))["n"] == 0  # templates are biometrics too
+    assert len(kiosk.gallery) == in_gallery - 1
     receipt = sync.receipt(c["packet_id"])
     assert receipt["registration_id"] == c["registration_id"] and len(receipt["payload_sha256"]) == 64
     assert receipt["sent_at"] and receipt["acknowledged_at"] == ack and receipt["receipt"]["sha256"]

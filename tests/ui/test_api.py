@@ -184,3 +184,16 @@ def test_openapi_lists_every_api_route(app, client):
                                        "<path:nik>": "{nik}"}[conv])
         for method in rule.methods - {"HEAD", "OPTIONS"}:
             assert (method, path) in documented, (method, path)
+
+
+def test_no_finger_can_be_asked_as_422_for_browsers(client, auth):
+    # Chromium re-sends a request answered 408 on a reused connection; the UI asks for 422 instead.
+    eid = client.post("/api/v1/enrollments", json=dict(BIODATA, nik=VALID_NIK), headers=auth).get_json()["id"]
+    client.post("/api/v1/sim/finger", json={"present": False})
+    r = client.post(f"/api/v1/enrollments/{eid}/fingers/2", json={"timeout": 0.2, "no_finger_status": 422},
+                    headers=auth)
+    assert r.status_code == 422 and r.get_json()["error"] == "no_finger"
+    r = client.post(f"/api/v1/enrollments/{eid}/fingers/2", json={"timeout": 0.2, "no_finger_status": 500},
+                    headers=auth)
+    assert r.status_code == 422 and r.get_json()["error"] == "bad_field"
+    assert client.get(f"/api/v1/enrollments/{eid}", headers=auth).get_json()["fingers"]["2"]["state"] == "missing"

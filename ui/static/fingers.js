@@ -99,9 +99,33 @@
     if (g && (ev.key === "Enter" || ev.key === " ")) { ev.preventDefault(); select(Number(g.dataset.pos)); }
   });
 
+  // While the scanner works, say which phase it is in (waiting, imaging, uploading n%), from the
+  // driver's progress; the capture request itself is still pending on another connection.
+  var phaseText = document.getElementById("finger-phase");
+  var phaseTimer = null;
+  function pollPhase() {
+    K.api("GET", "/fingerprint/progress", null, { noAuthRedirect: true }).then(function (p) {
+      if (!working) { return; }
+      if (p.phase === "uploading" && p.total) {
+        phaseText.textContent = t("finger_phase_uploading") + " " + Math.round(100 * p.fraction) + "%";
+      } else if (p.phase === "imaging") {
+        phaseText.textContent = t("finger_phase_imaging");
+      } else {
+        phaseText.textContent = t("finger_scanning");
+      }
+    }).catch(function () { /* the capture's own answer reports any fault */ });
+  }
+
   function setWorking(on) {
     working = on;
     progress.hidden = !on;
+    if (on) {
+      phaseText.textContent = t("finger_scanning");
+      phaseTimer = setInterval(pollPhase, 300);
+    } else if (phaseTimer) {
+      clearInterval(phaseTimer);
+      phaseTimer = null;
+    }
     K.busy(scan, on, t("finger_scanning_short"));
     document.dispatchEvent(new CustomEvent("kiosk:busy", { detail: on }));
     render();
@@ -119,7 +143,7 @@
     K.clear(area);
     panel.hidden = true;
     setWorking(true);
-    K.api("POST", "/enrollments/" + encodeURIComponent(eid) + "/fingers/" + pos, {}).then(function (r) {
+    K.api("POST", "/enrollments/" + encodeURIComponent(eid) + "/fingers/" + pos, { no_finger_status: 422 }).then(function (r) {
       setWorking(false);
       var f = fingers[pos];
       f.attempts = r.attempts;
@@ -139,7 +163,7 @@
       }
     }).catch(function (err) {
       setWorking(false);
-      if (err.status === 408) {
+      if (err.code === "no_finger") {
         K.showMessage(area, "warn", t("finger_no_finger"));
       } else {
         K.showError(area, err);

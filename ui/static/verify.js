@@ -75,7 +75,7 @@
     var pos = current, f = data.fingers[String(pos)];
     K.clear(area);
     setWorking(true);
-    K.api("POST", "/enrollments/" + encodeURIComponent(eid) + "/verify/" + pos, {}).then(function (r) {
+    K.api("POST", "/enrollments/" + encodeURIComponent(eid) + "/verify/" + pos, { no_finger_status: 422 }).then(function (r) {
       f.verify = { matched: r.verified, score: r.score };
       state[pos] = r.verified ? "matched" : "failed";
       if (r.matched) {
@@ -91,7 +91,7 @@
       setWorking(false);
     }).catch(function (err) {
       setWorking(false);
-      if (err.status === 408) { K.showMessage(area, "warn", t("finger_no_finger")); }
+      if (err.code === "no_finger") { K.showMessage(area, "warn", t("finger_no_finger")); }
       else { K.showError(area, err); }
     });
   });
