@@ -154,12 +154,17 @@ def signature_image(eid: str):
 @bp.post("/enrollments/<eid>/fingers/<pos>")
 def finger(eid: str, pos: str):
     data = body()
+    timeout = _timeout(data)
+    with _no_finger_status(data):
+        return jsonify(kiosk().enrollments.capture_finger(operator(), eid, pos, timeout=timeout))
+
+
+def _timeout(data: dict) -> float | None:
     timeout = data.get("timeout")
     if timeout is not None and (not isinstance(timeout, (int, float)) or isinstance(timeout, bool)
                                 or not 0 <= timeout <= 60):
         raise InvalidInput("bad_timeout", "timeout harus 0-60 detik.", "timeout must be 0-60 seconds.")
-    with _no_finger_status(data):
-        return jsonify(kiosk().enrollments.capture_finger(operator(), eid, pos, timeout=timeout))
+    return timeout
 
 
 @contextlib.contextmanager
@@ -202,10 +207,7 @@ def approve_finger_exception(eid: str, pos: str):
 @bp.post("/enrollments/<eid>/verify/<pos>")
 def verify_finger(eid: str, pos: str):
     data = body()
-    timeout = data.get("timeout")
-    if timeout is not None and (not isinstance(timeout, (int, float)) or isinstance(timeout, bool)
-                                or not 0 <= timeout <= 60):
-        raise InvalidInput("bad_timeout", "timeout harus 0-60 detik.", "timeout must be 0-60 seconds.")
+    timeout = _timeout(data)
     with _no_finger_status(data):
         return jsonify(kiosk().enrollments.verify_finger(operator(), eid, pos, timeout=timeout))
 
