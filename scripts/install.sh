@@ -18,9 +18,8 @@ ETC_DIR=/etc/ektp-kiosk
 UNIT_DIR=/etc/systemd/system
 SERVICE_USER=ektp
 
-say() { printf '\033[1m==> %s\033[0m\n    %s\n' "$1" "$2"; }
-warn() { printf '\033[33m!!  %s\033[0m\n    %s\n' "$1" "$2" >&2; }
-die() { printf '\033[31mxx  %s\033[0m\n    %s\n' "$1" "$2" >&2; exit 1; }
+# shellcheck source=scripts/lib.sh
+. "$ROOT/scripts/lib.sh"
 
 usage() {
     # The comment block at the top of this file.
@@ -36,22 +35,7 @@ for arg in "$@"; do
     esac
 done
 
-# --- privileges --------------------------------------------------------------------------------
-if [ "$(id -u)" -eq 0 ]; then
-    SUDO=()
-elif command -v sudo >/dev/null 2>&1; then
-    SUDO=(sudo)
-else
-    SUDO=()
-fi
-as_root() {
-    if [ "$(id -u)" -ne 0 ] && [ ${#SUDO[@]} -eq 0 ]; then
-        die "Perlu hak root (jalankan sebagai root atau pasang sudo): $*" \
-            "Root is needed (run as root or install sudo): $*"
-    fi
-    "${SUDO[@]}" "$@"
-}
-
+# --- privileges: SUDO and as_root come from lib.sh ----------------------------------------------
 if [ "$SYSTEM" -eq 1 ] && [ "$(id -u)" -ne 0 ]; then
     command -v sudo >/dev/null 2>&1 || die "--system perlu root atau sudo." "--system needs root or sudo."
     say "Meminta hak root untuk --system (sudo)" "Asking for root for --system (sudo)"
@@ -69,7 +53,6 @@ if [ "$IS_PI" -eq 1 ]; then
 fi
 
 # --- system packages -----------------------------------------------------------------------------
-installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
 has_candidate() { apt-cache policy "$1" 2>/dev/null | grep -q 'Candidate: [^(]'; }
 
 apt_install() {

@@ -14,30 +14,15 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 
-say() { printf '\033[1m==> %s\033[0m\n    %s\n' "$1" "$2" >&2; }
-die() { printf '\033[31mxx  %s\033[0m\n    %s\n' "$1" "$2" >&2; exit 1; }
-
-if [ "$(id -u)" -eq 0 ]; then
-    SUDO=()
-elif command -v sudo >/dev/null 2>&1; then
-    SUDO=(sudo)
-else
-    SUDO=()
-fi
-as_root() {
-    if [ "$(id -u)" -ne 0 ] && [ ${#SUDO[@]} -eq 0 ]; then
-        die "Perlu hak root (jalankan sebagai root atau pasang sudo): $*" \
-            "Root is needed (run as root or install sudo): $*"
-    fi
-    "${SUDO[@]}" "$@"
-}
-
-installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
+# shellcheck source=scripts/lib.sh
+. "$ROOT/scripts/lib.sh"
 
 # chromium: browser tests; pcscd + vsmartcard-vpcd: a virtual card reader for the card tests;
-# libpcsclite-dev + swig (+ a compiler): building pyscard; fonts: screenshots that show text.
+# libpcsclite-dev + swig (+ a compiler): building pyscard; fonts: screenshots that show text;
+# nut-server + nut-client: a real upsd with dummy-ups for the UPS tests; postgresql: the centre's
+# contract tests on PostgreSQL; iproute2: network namespaces for the field-link benchmark.
 PACKAGES=(python3 python3-venv python3-dev chromium pcscd vsmartcard-vpcd libpcsclite-dev swig fonts-dejavu-core
-          ca-certificates)
+          ca-certificates nut-server nut-client postgresql iproute2)
 if ! command -v gcc >/dev/null 2>&1 || ! command -v make >/dev/null 2>&1; then
     PACKAGES+=(build-essential)
 fi
