@@ -48,7 +48,6 @@ in under 2 minutes on 2 cores (~1.5 min measured on a loaded 2-vCPU VM).
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import logging
 import math
@@ -64,30 +63,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # run from a checkout without installing
     sys.path.insert(0, str(ROOT))
 
-# A resident whose biodata agrees with the NIK 640306 41 07 90 SSSS (female, born 1 July 1990,
-# Kec. Gunung Tabur, Kab. Berau); the serial SSSS makes each enrollment's NIK distinct.
-BIODATA = {
-    "name": "Siti Aminah", "birth_place": "Tanjung Redeb", "birth_date": "1990-07-01", "sex": "P",
-    "blood_type": "O", "address": "Jl. Sultan Agung 12", "rt": "3", "rw": "1", "village": "Gunung Tabur",
-    "district": "Gunung Tabur", "religion": "Islam", "marital_status": "Kawin", "occupation": "Petani",
-    "citizenship": "WNI",
-}
-
-
-def nik(serial: int) -> str:
-    return f"640306410790{serial:04d}"
-
-
-def signature_png() -> bytes:
-    from PIL import Image, ImageDraw
-    img = Image.new("L", (400, 150), 255)
-    d = ImageDraw.Draw(img)
-    d.line([(20, 100), (80, 40), (140, 110), (200, 50), (260, 120), (330, 60)], fill=0, width=5)
-    d.line([(60, 120), (300, 125)], fill=0, width=3)
-    buf = io.BytesIO()
-    img.save(buf, format="PNG")
-    return buf.getvalue()
-
+from drivers.sim.resident import BIODATA, nik, signature_png  # noqa: E402 - after the path fix above
 
 def percentile(values: list[float], p: float) -> float:
     """Nearest-rank percentile (p in 0..100) of a non-empty list."""

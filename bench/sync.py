@@ -31,7 +31,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import hashlib
-import io
 import json
 import math
 import os
@@ -51,18 +50,10 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # run from a checkout without installing
     sys.path.insert(0, str(ROOT))
 
+from drivers.sim.resident import BIODATA, nik, signature_png  # noqa: E402 - after the path fix above
+
 KIOSK_ID = "KIOSK-BENCH-01"
 LINK_RATE_BIT = 1_000_000
-BIODATA = {
-    "name": "Siti Aminah", "birth_place": "Tanjung Redeb", "birth_date": "1990-07-01", "sex": "P",
-    "blood_type": "O", "address": "Jl. Sultan Agung 12", "rt": "3", "rw": "1", "village": "Gunung Tabur",
-    "district": "Gunung Tabur", "religion": "Islam", "marital_status": "Kawin", "occupation": "Petani",
-    "citizenship": "WNI",
-}
-
-
-def nik(serial: int) -> str:
-    return f"640306410790{serial % 10000:04d}"
 
 
 def env() -> dict:
@@ -144,16 +135,6 @@ def build(data_dir: Path, url: str, central_pub: Path, **sync):
         "kiosk": {"data_dir": str(data_dir), "id": KIOSK_ID},
         "central": {"url": url, "public_key": str(central_pub)}, "sync": sync})
     return build_kiosk(cfg, start_workers=False)
-
-
-def signature_png() -> bytes:
-    from PIL import Image, ImageDraw
-    img = Image.new("L", (400, 150), 255)
-    d = ImageDraw.Draw(img)
-    d.line([(20, 100), (80, 40), (140, 110), (200, 50), (260, 120), (330, 60)], fill=0, width=5)
-    buf = io.BytesIO()
-    img.save(buf, format="PNG")
-    return buf.getvalue()
 
 
 def record_draft(kiosk, op, serial: int) -> str:

@@ -2,20 +2,15 @@
 
 from __future__ import annotations
 
-import io
 
 import pytest
 
+from drivers.sim import resident
 from kiosk.app import build_kiosk
 from kiosk.config import load_config
 
-VALID_NIK = "6403064107900003"  # Kab. Berau, Kec. Gunung Tabur; female, born 1 July 1990
-BIODATA = {
-    "name": "Siti Aminah", "birth_place": "Tanjung Redeb", "birth_date": "1990-07-01", "sex": "P",
-    "blood_type": "O", "address": "Jl. Sultan Agung 12", "rt": "3", "rw": "1", "village": "Gunung Tabur",
-    "district": "Gunung Tabur", "religion": "Islam", "marital_status": "Kawin", "occupation": "Petani",
-    "citizenship": "WNI",
-}
+VALID_NIK = resident.nik(3)  # Kab. Berau, Kec. Gunung Tabur; female, born 1 July 1990
+BIODATA = dict(resident.BIODATA)
 
 
 @pytest.fixture
@@ -56,14 +51,7 @@ def auth(client):
     return {"Authorization": f"Bearer {r.get_json()['token']}"}
 
 
-def signature_png() -> bytes:
-    from PIL import Image, ImageDraw
-    img = Image.new("L", (400, 150), 255)
-    d = ImageDraw.Draw(img)
-    d.line([(20, 100), (80, 40), (140, 110), (200, 50), (260, 120), (330, 60)], fill=0, width=5)
-    buf = io.BytesIO()
-    img.save(buf, format="PNG")
-    return buf.getvalue()
+signature_png = resident.signature_png
 
 
 def complete_enrollment(kiosk, operator, nik=VALID_NIK, biodata=None) -> str:
