@@ -4,11 +4,12 @@
    complete drafts (one recorded through the real service, cloned in SQL with distinct NIKs) are
    committed through ``Enrollments.commit`` with the real Ed25519 + X25519/AES-GCM sealer; beside
    each, the same sealed bytes go into a separate SQLite file as one row in one transaction with
-   the kiosk's pragmas (WAL, synchronous=FULL). The target (ratio ≤ 2×, p50 and p95) compares the
-   commit's write transaction (record built, sealed, written with its outbox row, audit entry and
-   templates); the whole ``commit`` call, which first runs the 1:N duplicate search outside the
-   transaction, is printed too, as are the same drafts committed without sealing and the sealing
-   step on its own.
+   the kiosk's pragmas (WAL, synchronous=FULL). The target (ratio ≤ 2×, p50 and p95) is judged
+   on the whole ``commit`` call *less the time of its 1:N duplicate search* (issue #3's matcher,
+   ~0.1 s, run before the transaction and printed on its own line): checks, templates encoded,
+   record built, sealed, written with its outbox row, audit entry and templates, fsync. The write
+   transaction alone, the same drafts committed without sealing and the sealing step on its own
+   are printed too.
 2. **Drain time** of ``--packets`` (1,000) queued sealed packets to a real ``central run`` on
    127.0.0.1 with ``kiosk.sync`` (one kept-alive connection, bodies streamed from SQLite blobs).
 3. **Goodput on an emulated 1 Mbit/s field link**: two network namespaces made here, joined by a
@@ -165,7 +166,8 @@ def clone_drafts(kiosk, template: str, serials: range) -> list[str]:
                          "simulated, NULL, status, override, created_at, updated_at, NULL "
                          "FROM enrollments WHERE id = ?",
                          (eid, nik(serial), json.dumps(bio), template))
-            conn.execute("INSERT INTO enrollment_parts SELECT ?, kind, position, data, meta, attempts, updated_at "
+            conn.execute("INSERT INTO enrollment_parts(enrollment_id, kind, position, data, meta, attempts, updated_at) "
+                         "SELECT ?, kind, position, data, meta, attempts, updated_at "
                          "FROM enrollment_parts WHERE enrollment_id = ?", (eid, template))
             ids.append(eid)
     return ids
@@ -212,10 +214,20 @@ def bench_commits(kiosk, op, template: str, n: int, tmp: Path) -> dict:
     drafts = clone_drafts(kiosk, template, range(2000, 2000 + 2 * n))
     # The clones' ~n MB sit in the WAL; checkpoint now so the first commits do not pay for them.
     kiosk.store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    times = {k: [] for k in ("sealed", "plain", "sealed_tx", "plain_tx", "bare", "seal_only")}
+    times = {k: [] for k in ("sealed", "plain", "sealed_tx", "plain_tx", "bare", "seal_only", "search",
+                             "sealed_commit", "plain_commit")}
     sizes = []
     timer = TransactionTimer(kiosk.store)
-    from kiosk import packet
+    from kiosk import duplicates, packet
+    search, searched = duplicates.suspects, []
+
+    def timed_search(*a, **kw):
+        t0 = time.perf_counter()
+        try:
+            return search(*a, **kw)
+        finally:
+            searched.append(time.perf_counter() - t0)
+    duplicates.suspects = timed_search
     try:
         for i, eid in enumerate(drafts):
             seal = i % 2 == 0  # interleaved, so both see the same disk and cache conditions
@@ -226,6 +238,8 @@ def bench_commits(kiosk, op, template: str, n: int, tmp: Path) -> dict:
             whole = time.perf_counter() - t0
             times["sealed" if seal else "plain"].append(whole)
             times["sealed_tx" if seal else "plain_tx"].append(timer.take())
+            times["search"].append(searched[-1])
+            times["sealed_commit" if seal else "plain_commit"].append(whole - searched[-1])
             if not seal:
                 continue
             payload = bytes(kiosk.store.one("SELECT payload FROM outbox WHERE enrollment_id = ?", (eid,))["payload"])
@@ -235,11 +249,12 @@ def bench_commits(kiosk, op, template: str, n: int, tmp: Path) -> dict:
             bare.execute("INSERT INTO packets(payload) VALUES (?)", (payload,))
             bare.execute("COMMIT")
             times["bare"].append(time.perf_counter() - t0)
-            rec = packet.record(kiosk.store.conn, eid, kiosk_id=KIOSK_ID)
+            rec = packet.collect(kiosk.store.conn, eid, kiosk_id=KIOSK_ID)
             t0 = time.perf_counter()
             sealer(rec, str(uuid.uuid4()))
             times["seal_only"].append(time.perf_counter() - t0)
     finally:
+        duplicates.suspects = search
         timer.close()
         kiosk.enrollments.sealer = sealer
         bare.close()
@@ -250,8 +265,9 @@ def bench_commits(kiosk, op, template: str, n: int, tmp: Path) -> dict:
     out = {"n": n, "payload_bytes_p50": int(percentile(sizes, 50))}
     for name, v in times.items():
         out[name] = {"p50_ms": ms(v, 50), "p95_ms": ms(v, 95)}
-    out["ratio_p50"] = round(out["sealed_tx"]["p50_ms"] / out["bare"]["p50_ms"], 2)
-    out["ratio_p95"] = round(out["sealed_tx"]["p95_ms"] / out["bare"]["p95_ms"], 2)
+    for key, of in (("ratio", "sealed_commit"), ("tx_ratio", "sealed_tx")):
+        out[f"{key}_p50"] = round(out[of]["p50_ms"] / out["bare"]["p50_ms"], 2)
+        out[f"{key}_p95"] = round(out[of]["p95_ms"] / out["bare"]["p95_ms"], 2)
     return out
 
 
@@ -286,7 +302,7 @@ def queue_packets(kiosk, template: str, count: int, first_serial: int) -> int:
 def requeue(kiosk, limit: int) -> None:
     with kiosk.store.transaction() as conn:
         conn.execute("UPDATE outbox SET state = 'queued' WHERE rowid IN (SELECT rowid FROM outbox INDEXED BY "
-                     "outbox_due WHERE state = 'sent' AND payload_format = 'sealed-v1' ORDER BY created_at LIMIT ?)",
+                     "outbox_due WHERE state = 'sent' AND payload_format IN ('sealed-v1', 'sealed-v2') ORDER BY created_at LIMIT ?)",
                      (limit,))
 
 
@@ -547,17 +563,21 @@ def print_table(r: dict, args) -> None:
     c, d, m, lk = r["commits"], r["drain"], r["memory"], r["link"]
     print(f"\nektp-kiosk sync benchmark (payload p50 {c['payload_bytes_p50'] / 1024:.0f} KiB per record)")
     print(f"\n1. commit latency, {c['n']} commits each                       p50 ms    p95 ms")
-    rows = (("commit transaction, sealed (record+seal+write)", "sealed_tx"),
-            ("commit transaction, plain (reference)", "plain_tx"),
-            ("bare SQLite insert+commit, same bytes", "bare"),
+    rows = (("commit, sealed, less its 1:N search", "sealed_commit"),
+            ("commit, plain, less its 1:N search (reference)", "plain_commit"),
+            ("  its write transaction, sealed", "sealed_tx"),
+            ("  its write transaction, plain", "plain_tx"),
             ("  sealing alone (Ed25519 + X25519/AES-GCM)", "seal_only"),
-            ("whole Enrollments.commit, sealed (+ 1:N search)", "sealed"),
-            ("whole Enrollments.commit, plain (+ 1:N search)", "plain"))
+            ("bare SQLite insert+commit, same bytes", "bare"),
+            ("1:N duplicate search (issue #3, before the transaction)", "search"),
+            ("whole Enrollments.commit, sealed", "sealed"),
+            ("whole Enrollments.commit, plain", "plain"))
     for label, key in rows:
         print(f"   {label:52}{c[key]['p50_ms']:>9.2f} {c[key]['p95_ms']:>9.2f}")
     ok = "ok" if max(c["ratio_p50"], c["ratio_p95"]) <= 2 else "MISSED"
-    print(f"   {'ratio sealed transaction / bare':52}{c['ratio_p50']:>9.2f} {c['ratio_p95']:>9.2f}"
+    print(f"   {'ratio sealed commit (less search) / bare':52}{c['ratio_p50']:>9.2f} {c['ratio_p95']:>9.2f}"
           f"   target <= 2.0  [{ok}]")
+    print(f"   {'  (its write transaction alone / bare)':52}{c['tx_ratio_p50']:>9.2f} {c['tx_ratio_p95']:>9.2f}")
     print(f"\n2. drain {d['sent']} packets to central on loopback: {d['seconds']:.1f} s "
           f"({d['packets_per_s']} packets/s, {d['mbit_s']} Mbit/s; failed {d['failed']}, held {d['held']})")
     print(f"   the kiosk process used {d['kiosk_cpu_seconds']:.1f} s of CPU of it; the rest is the centre "

@@ -9,6 +9,7 @@ This module knows nothing of HTTP: it raises typed errors and returns plain dict
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import io
 import json
 import logging
@@ -317,6 +318,10 @@ class Enrollments:
         prev = conn.execute("SELECT attempts FROM enrollment_parts WHERE enrollment_id = ? AND kind = ? AND position = ?",
                             (enrollment_id, kind, position)).fetchone()
         attempts = (prev["attempts"] + 1) if (prev and attempts_from_previous) else 1
+        if data is not None:
+            # Hashed once, when captured: the packet's manifest carries this hash, so a part damaged
+            # on the kiosk's storage after capture is refused by the centre instead of vouched for.
+            meta = dict(meta, sha256=hashlib.sha256(data).hexdigest())
         conn.execute("INSERT OR REPLACE INTO enrollment_parts(enrollment_id, kind, position, data, meta, attempts, updated_at) "
                      "VALUES (?, ?, ?, ?, ?, ?, ?)", (enrollment_id, kind, position, data, json.dumps(meta), attempts, now()))
         return attempts
@@ -571,6 +576,8 @@ class Enrollments:
         # database's write lock); the templates were extracted at capture time.
         templates = duplicates.draft_templates(self.store.conn, enrollment_id)
         found = duplicates.suspects(self.store.conn, self.gallery, enrollment_id, row["nik"], templates)
+        from kiosk.biometrics.gallery import encode_templates, save_templates
+        template_rows = encode_templates(templates)
         t = now()
         with self.store.transaction() as conn:
             row = self._draft(conn, enrollment_id)
@@ -585,7 +592,7 @@ class Enrollments:
             conn.execute("UPDATE enrollments SET state = 'committed', step = 'done', registration_id = ?, "
                          "status = 'captured', override = ?, committed_at = ?, updated_at = ? WHERE id = ?",
                          (registration_id, json.dumps(approved_by) if approved_by else None, t, t, enrollment_id))
-            record = packet.record(conn, enrollment_id, kiosk_id=self.kiosk_id)
+            record = packet.collect(conn, enrollment_id, kiosk_id=self.kiosk_id)
             packet_id = str(uuid.uuid4())
             seal = self.sealer
             payload, fmt = packet.pack(record, sealer=(lambda r: seal(r, packet_id)) if seal else None)
@@ -594,8 +601,7 @@ class Enrollments:
             audit.record(conn, operator.id, "enrollment.commit", enrollment_id, registration_id=registration_id,
                          packet_id=packet_id, override=approved_by, duplicate_suspects=len(found))
             # The gallery's rows are written with the record: a restart rebuilds exactly what was saved.
-            from kiosk.biometrics.gallery import save_templates
-            save_templates(conn, enrollment_id, row["nik"], templates, at=t)
+            save_templates(conn, enrollment_id, row["nik"], template_rows, at=t)
             if found:
                 duplicates.flag(conn, operator.id, enrollment_id, found, at=t)
         if self.gallery is not None and templates:

@@ -178,6 +178,56 @@ MIGRATIONS: list[str] = [
     CREATE INDEX outbox_list ON outbox(created_at, id, enrollment_id, registration_id, state, payload_format,
                                        payload_sha256, attempts, last_error, sent_at, acknowledged_at, purged_at);
     """,
+    # 6: blobs last. SQLite stores a row's columns in order and a large blob's tail in a chain of
+    # overflow pages, so every column after `data` / `payload` (meta, attempts, state, times...)
+    # was reached only by reading the whole ~20-300 KB blob: each capture step and each commit
+    # read ~0.3 MB it did not need. The two tables are rebuilt with their blobs as the last
+    # column. Migration 5's wide covering index is no longer needed, and outbox_state is a prefix of
+    # outbox_due: neither is recreated (one index page fewer written per commit and per send).
+    """
+    CREATE TABLE enrollment_parts_v6 (
+        enrollment_id TEXT NOT NULL REFERENCES enrollments(id) ON DELETE CASCADE,
+        kind TEXT NOT NULL CHECK (kind IN ('photo', 'signature', 'finger', 'exception')),
+        position INTEGER NOT NULL DEFAULT 0,
+        meta TEXT NOT NULL DEFAULT '{}',
+        attempts INTEGER NOT NULL DEFAULT 1,
+        updated_at REAL NOT NULL,
+        data BLOB,
+        PRIMARY KEY (enrollment_id, kind, position)
+    );
+    INSERT INTO enrollment_parts_v6(enrollment_id, kind, position, meta, attempts, updated_at, data)
+        SELECT enrollment_id, kind, position, meta, attempts, updated_at, data FROM enrollment_parts;
+    DROP TABLE enrollment_parts;
+    ALTER TABLE enrollment_parts_v6 RENAME TO enrollment_parts;
+    CREATE TABLE outbox_v6 (
+        id TEXT PRIMARY KEY,
+        enrollment_id TEXT NOT NULL UNIQUE REFERENCES enrollments(id),
+        registration_id TEXT NOT NULL,
+        state TEXT NOT NULL CHECK (state IN ('queued', 'sending', 'sent', 'failed')),
+        payload_format TEXT NOT NULL,
+        payload_sha256 TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        last_error TEXT,
+        created_at REAL NOT NULL,
+        sent_at REAL,
+        acknowledged_at REAL,
+        purged_at REAL,
+        next_attempt_at REAL,
+        error_code TEXT,
+        receipt TEXT,
+        payload BLOB
+    );
+    INSERT INTO outbox_v6(rowid, id, enrollment_id, registration_id, state, payload_format, payload_sha256, attempts,
+                          last_error, created_at, sent_at, acknowledged_at, purged_at, next_attempt_at, error_code,
+                          receipt, payload)
+        SELECT rowid, id, enrollment_id, registration_id, state, payload_format, payload_sha256, attempts, last_error,
+               created_at, sent_at, acknowledged_at, purged_at, next_attempt_at, error_code, receipt, payload FROM outbox;
+    DROP TABLE outbox;
+    ALTER TABLE outbox_v6 RENAME TO outbox;
+    CREATE INDEX outbox_due ON outbox(state, created_at, payload_format, next_attempt_at);
+    CREATE INDEX outbox_purge ON outbox(acknowledged_at) WHERE purged_at IS NULL;
+    CREATE INDEX outbox_sent ON outbox(state, sent_at)
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -47,7 +47,8 @@ from kiosk.store import Store
 
 log = logging.getLogger(__name__)
 
-SEALED_FORMAT = "sealed-v1"  # = kiosk.packet.SEALED_FORMAT; only sealed packets ever leave the kiosk
+SEALED_FORMATS = ("sealed-v1", "sealed-v2")  # = kiosk.packet.SEALED_FORMATS; only sealed packets ever leave the kiosk
+_SEALED = "payload_format IN (" + ", ".join(f"'{f}'" for f in SEALED_FORMATS) + ")"
 BACKOFF_BASE_SECONDS = 5.0
 CLOCK_SKEW_LIMIT = 300  # the centre's own limit on signed requests (protocol)
 HOLDING_STATUSES = ("received", "PRR", "DUPLICATE", "ADJUDICATE")  # the centre holds the record
@@ -351,10 +352,10 @@ class Sync:
         params = () if force else (now,)
         row = self.store.one(
             "SELECT rowid, created_at FROM ("
-            f" {_DUE} state = 'queued' AND payload_format = ?"
-            f" UNION ALL {_DUE} state = 'sending' AND payload_format = ?"
-            f" UNION ALL {_DUE} {due_failed} AND payload_format = ?"
-            ") ORDER BY created_at, rowid LIMIT 1", (SEALED_FORMAT, SEALED_FORMAT, *params, SEALED_FORMAT))
+            f" {_DUE} state = 'queued' AND {_SEALED}"
+            f" UNION ALL {_DUE} state = 'sending' AND {_SEALED}"
+            f" UNION ALL {_DUE} {due_failed} AND {_SEALED}"
+            ") ORDER BY created_at, rowid LIMIT 1", params)
         return None if row is None else row["rowid"]
 
     def _advance(self, done: tuple | None, force: bool, pick: bool) -> tuple[int, str, str] | None:
@@ -657,8 +658,8 @@ class Sync:
         st = self.state.all()
         counts = {r["k"]: r["n"] for r in self.store.query(
             "SELECT CASE WHEN state = 'failed' AND next_attempt_at IS NULL THEN 'held' "
-            "WHEN payload_format != ? AND state IN ('queued', 'sending') THEN 'unsealed' ELSE state END AS k, "
-            "COUNT(*) AS n FROM outbox GROUP BY k", (SEALED_FORMAT,))}
+            f"WHEN NOT {_SEALED} AND state IN ('queued', 'sending') THEN 'unsealed' ELSE state END AS k, "
+            "COUNT(*) AS n FROM outbox GROUP BY k")}
         oldest = self.store.one("SELECT MIN(created_at) AS t FROM outbox "
                                 "WHERE state IN ('queued', 'sending', 'failed')")
         now = self.clock()

@@ -38,6 +38,32 @@ def make_record(kiosk_id: str = "KIOSK-A", *, nik: str = VALID_NIK, simulated: b
             "parts": parts, "manifest": manifest}
 
 
+def sealed_v1(rec: dict, signing_key, central_public_key, packet_id: str) -> bytes:
+    """A packet as kiosks before sealed-v2 made it (record as JSON with base64 parts, all of it
+    signed): the centre must keep opening those still queued on kiosks in the field."""
+    import datetime as dt
+    import os
+    import struct
+
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    ephemeral = X25519PrivateKey.generate()
+    key = packet._derive(ephemeral.exchange(central_public_key), 1)
+    nonce = os.urandom(12)
+    epk = ephemeral.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    header = packet.canonical({"packet_id": packet_id, "kiosk_id": rec["kiosk_id"],
+                               "created_at": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                               "alg": packet.ALG, "epk": base64.b64encode(epk).decode(),
+                               "nonce": base64.b64encode(nonce).decode()})
+    body = packet.canonical(rec)
+    signature = signing_key.sign(header + body)
+    inner = struct.pack(">H", len(signature)) + signature + body
+    ciphertext = AESGCM(key).encrypt(nonce, inner, packet.MAGIC + b"\x01" + header)
+    return packet.MAGIC + b"\x01" + struct.pack(">I", len(header)) + header + ciphertext
+
+
 def sealed(rec: dict, signing_key, central_public_key, packet_id: str | None = None) -> tuple[str, bytes]:
     packet_id = packet_id or str(uuid.uuid4())
     return packet_id, packet.seal(rec, signing_key, central_public_key, packet_id=packet_id)

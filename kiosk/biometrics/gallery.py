@@ -267,15 +267,24 @@ def _resized(a: np.ndarray, cap: int, used: int) -> np.ndarray:
     return new
 
 
-def save_templates(conn, enrollment_id: str, nik: str, templates: dict, *, at: float) -> None:
-    """Write a person's templates inside the caller's transaction (e.g. the commit's), so the
-    record and its gallery entry are stored together or not at all."""
-    from kiosk.biometrics.minutiae import ALGORITHM
-
+def encode_templates(templates: dict) -> list[tuple[int, bytes, int]]:
+    """``[(position, ISO 19794-2 record, quality)]`` — done before the commit's transaction, so the
+    database's write lock is not held while records are encoded."""
+    rows = []
     for pos, t in sorted(templates.items()):
         t = _as_template(t)
-        rec = encode(Template(t.width, t.height, t.x, t.y, t.angle, t.kind, t.minutia_quality,
-                              position=int(pos), quality=t.quality))
-        conn.execute("INSERT OR REPLACE INTO finger_templates(enrollment_id, nik, position, template, algorithm, "
+        rows.append((int(pos), encode(Template(t.width, t.height, t.x, t.y, t.angle, t.kind, t.minutia_quality,
+                                               position=int(pos), quality=t.quality)), int(t.quality)))
+    return rows
+
+
+def save_templates(conn, enrollment_id: str, nik: str, templates: dict | list, *, at: float) -> None:
+    """Write a person's templates (a ``{position: Template}`` or :func:`encode_templates`' rows)
+    inside the caller's transaction (e.g. the commit's), so the record and its gallery entry are
+    stored together or not at all."""
+    from kiosk.biometrics.minutiae import ALGORITHM
+
+    rows = encode_templates(templates) if isinstance(templates, dict) else templates
+    conn.executemany("INSERT OR REPLACE INTO finger_templates(enrollment_id, nik, position, template, algorithm, "
                      "quality, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                     (enrollment_id, nik, int(pos), rec, ALGORITHM, int(t.quality), at))
+                     [(enrollment_id, nik, pos, rec, ALGORITHM, quality, at) for pos, rec, quality in rows])

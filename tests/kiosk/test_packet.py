@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import struct
 
@@ -13,7 +14,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from packet_helpers import make_record, sealed
+from packet_helpers import make_record, sealed, sealed_v1
 
 from kiosk import keys, packet
 from kiosk.packet import BadHash, BadPacket, BadSignature, DecryptFailed, PacketError, UnknownKiosk
@@ -33,13 +34,14 @@ def test_round_trip_gives_back_the_record_and_header():
     assert rec == RECORD
     assert header["packet_id"] == PACKET_ID and header["kiosk_id"] == "KIOSK-A"
     assert header["alg"] == packet.ALG
-    assert BLOB[:5] == b"EKTP\x01"
+    assert BLOB[:5] == b"EKTP\x02"
 
 
 def test_packet_reveals_no_personal_data():
     assert RECORD["biodata"]["nik"].encode() not in BLOB
     assert RECORD["biodata"]["name"].encode() not in BLOB
     assert RECORD["parts"][0]["data"].encode() not in BLOB
+    assert base64.b64decode(RECORD["parts"][0]["data"]) not in BLOB
 
 
 def test_same_record_sealed_twice_differs():
@@ -109,7 +111,8 @@ def test_truncated_header_is_bad_packet():
 def test_part_changed_before_sealing_with_manifest_kept_is_bad_hash():
     rec = make_record("KIOSK-A")
     finger = next(p for p in rec["parts"] if p["kind"] == "finger")
-    finger["data"] = base64.b64encode(b"a different finger").decode()  # sha256 and manifest left as they were
+    other = bytes(reversed(base64.b64decode(finger["data"])))  # same size, other bytes
+    finger["data"] = base64.b64encode(other).decode()  # sha256 and manifest left as they were
     _, blob = sealed(rec, KIOSK, CENTRE.public_key())
     with pytest.raises(BadHash) as err:
         packet.open_sealed(blob, CENTRE, lookup)
@@ -143,7 +146,7 @@ def test_header_of_another_packet_does_not_fit():
 
 
 def test_not_a_packet_at_all():
-    for junk in (b"", b"{}", b"EKTP", b"EKTP\x02" + b"\x00" * 40, json.dumps(RECORD).encode()):
+    for junk in (b"", b"{}", b"EKTP", b"EKTP\x07" + b"\x00" * 40, json.dumps(RECORD).encode()):
         with pytest.raises(BadPacket):
             packet.open_sealed(junk, CENTRE, lookup)
 
@@ -165,7 +168,7 @@ def test_the_kiosk_cannot_open_its_own_packet():
 def test_pack_with_a_sealer_names_the_sealed_format():
     seal = packet.sealer(KIOSK, CENTRE.public_key())
     payload, fmt = packet.pack(RECORD, sealer=lambda r: seal(r, "pid-1"))
-    assert fmt == packet.SEALED_FORMAT == "sealed-v1"
+    assert fmt == packet.SEALED_FORMAT == "sealed-v2"
     header, rec = packet.open_sealed(payload, CENTRE, lookup)
     assert header["packet_id"] == "pid-1" and rec == RECORD
     plain, fmt = packet.pack(RECORD)
@@ -180,7 +183,7 @@ def test_commit_seals_when_the_kiosk_has_keys(kiosk, demo, tmp_path):
     eid = complete_enrollment(kiosk, demo)
     result = kiosk.enrollments.commit(demo, eid)
     row = kiosk.store.one("SELECT id, payload, payload_format FROM outbox WHERE enrollment_id = ?", (eid,))
-    assert row["payload_format"] == "sealed-v1" and row["id"] == result["packet_id"]
+    assert row["payload_format"] == "sealed-v2" and row["id"] == result["packet_id"]
     central_key = keys.load_decryption_key(keys.central_key_paths(tmp_path / "centre")[0])
     kiosk_pub = keys.load_public_key(keys.kiosk_key_paths(kiosk.data_dir)[1])
     header, rec = packet.open_sealed(row["payload"], central_key, lambda k: kiosk_pub if k == kiosk.config.kiosk_id else None)
@@ -213,3 +216,63 @@ def test_kiosk_without_keys_stays_plain_and_warns(config, caplog):
         assert sum("NOT encrypted" in r.getMessage() for r in caplog.records) == 1
     finally:
         k.close()
+
+
+def test_centre_still_opens_sealed_v1_from_kiosks_not_yet_upgraded():
+    blob = sealed_v1(RECORD, KIOSK, CENTRE.public_key(), "pid-v1")
+    assert blob[:5] == b"EKTP\x01"
+    header, rec = packet.open_sealed(blob, CENTRE, lookup)
+    assert rec == RECORD and header["packet_id"] == "pid-v1" and header["version"] == 1
+    damaged = bytearray(blob)
+    damaged[-1] ^= 0x01
+    with pytest.raises(DecryptFailed):
+        packet.open_sealed(bytes(damaged), CENTRE, lookup)
+
+
+def test_v2_carries_parts_raw_beside_a_signed_description():
+    # The signature covers the description only; the parts are bound to it by their hashes.
+    rec = packet.Record.of(RECORD)
+    assert all("data" not in p for p in rec.meta["parts"]) and rec.as_dict() == RECORD
+    header, opened = packet.open_sealed(packet.seal(rec, KIOSK, CENTRE.public_key(), packet_id="p2"), CENTRE, lookup)
+    assert opened == RECORD and header["version"] == 2
+
+
+def test_v2_sizes_that_do_not_add_up_are_bad_hash():
+    rec = packet.Record.of(RECORD)
+    rec.meta["parts"][0]["size"] += 1  # signed as such by the kiosk: a kiosk bug, not transit damage
+    with pytest.raises(BadHash, match="sizes"):
+        packet.open_sealed(packet.seal(rec, KIOSK, CENTRE.public_key(), packet_id="p3"), CENTRE, lookup)
+
+
+def test_v2_part_bytes_swapped_with_hashes_kept_is_bad_hash():
+    rec = packet.Record.of(RECORD)
+    rec.blobs[2], rec.blobs[3] = rec.blobs[3], rec.blobs[2]
+    rec.meta["parts"][2]["size"], rec.meta["parts"][3]["size"] = len(rec.blobs[2]), len(rec.blobs[3])
+    with pytest.raises(BadHash):
+        packet.open_sealed(packet.seal(rec, KIOSK, CENTRE.public_key(), packet_id="p4"), CENTRE, lookup)
+
+
+def test_the_sync_worker_sends_every_sealed_format_the_packet_module_makes():
+    from kiosk import sync
+    assert sync.SEALED_FORMATS == packet.SEALED_FORMATS and packet.SEALED_FORMAT in sync.SEALED_FORMATS
+
+
+def test_a_part_damaged_on_the_kiosk_after_capture_is_refused_by_the_centre(kiosk, demo, tmp_path):
+    signing_path, _ = keys.generate_kiosk_keys(kiosk.data_dir)
+    _, central_pub = keys.generate_central_keys(tmp_path / "centre")
+    kiosk.enrollments.sealer = packet.sealer(keys.load_signing_key(signing_path),
+                                             keys.load_central_public_key(central_pub))
+    eid = complete_enrollment(kiosk, demo)
+    photo = kiosk.store.one("SELECT data, meta FROM enrollment_parts WHERE enrollment_id = ? AND kind = 'photo'", (eid,))
+    assert json.loads(photo["meta"])["sha256"] == hashlib.sha256(photo["data"]).hexdigest()
+    rotten = bytearray(photo["data"])
+    rotten[len(rotten) // 2] ^= 0x40  # one bit flipped on the SD card
+    with kiosk.store.transaction() as conn:
+        conn.execute("UPDATE enrollment_parts SET data = ? WHERE enrollment_id = ? AND kind = 'photo'", (bytes(rotten), eid))
+    kiosk.enrollments.commit(demo, eid)
+    row = kiosk.store.one("SELECT payload FROM outbox WHERE enrollment_id = ?", (eid,))
+    central_key = keys.load_decryption_key(keys.central_key_paths(tmp_path / "centre")[0])
+    kiosk_pub = keys.load_public_key(keys.kiosk_key_paths(kiosk.data_dir)[1])
+    with pytest.raises(BadHash) as err:
+        packet.open_sealed(row["payload"], central_key, lambda k: kiosk_pub)
+    assert err.value.details["part"] == "photo:0"

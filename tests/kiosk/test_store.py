@@ -88,3 +88,46 @@ def test_closed_store_refuses_writes(tmp_path):
     reopened = Store(tmp_path / "k.db")
     assert reopened.one("SELECT * FROM counters WHERE name = 'late'") is None
     reopened.close()
+
+
+def test_schema_5_database_moves_its_blobs_last_and_keeps_every_row(tmp_path):
+    from kiosk.store import MIGRATIONS, _statements
+    path = tmp_path / "k.db"
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA foreign_keys=ON")
+    for version, script in enumerate(MIGRATIONS[:5], start=1):
+        conn.execute("BEGIN")
+        for statement in _statements(script):
+            conn.execute(statement)
+        conn.execute(f"PRAGMA user_version={version}")
+        conn.execute("COMMIT")
+    conn.execute("INSERT INTO operators(id, role, pin_hash, created_at) VALUES ('op', 'operator', 'x', 1)")
+    conn.execute("INSERT INTO enrollments(id, nik, state, step, operator_id, biodata, created_at, updated_at) "
+                 "VALUES ('e1', '6403010101900001', 'committed', 'done', 'op', '{}', 1, 2)")
+    photo, payload = bytes(range(256)) * 200, b"\x00sealed" * 40000
+    conn.execute("INSERT INTO enrollment_parts(enrollment_id, kind, position, data, meta, attempts, updated_at) "
+                 "VALUES ('e1', 'photo', 0, ?, '{\"quality\": 80}', 2, 3.5)", (photo,))
+    conn.execute("INSERT INTO outbox(rowid, id, enrollment_id, registration_id, state, payload_format, payload, "
+                 "payload_sha256, attempts, created_at, next_attempt_at, receipt) "
+                 "VALUES (7, 'p1', 'e1', 'R-1', 'failed', 'sealed-v1', ?, 'abc', 3, 4.0, 9.0, '{}')", (payload,))
+    conn.close()
+
+    s = Store(path)
+    assert s.schema_version() == SCHEMA_VERSION >= 6 and s.integrity_ok()
+    assert s.conn.execute("PRAGMA foreign_key_check").fetchall() == []
+    for table, blob in (("enrollment_parts", "data"), ("outbox", "payload")):
+        columns = [r["name"] for r in s.conn.execute(f"PRAGMA table_info({table})")]
+        assert columns[-1] == blob, columns
+    part = s.one("SELECT * FROM enrollment_parts WHERE enrollment_id = 'e1'")
+    assert (bytes(part["data"]), part["meta"], part["attempts"], part["updated_at"]) == (photo, '{"quality": 80}', 2, 3.5)
+    row = s.one("SELECT rowid, * FROM outbox")
+    assert (row["rowid"], row["id"], bytes(row["payload"]), row["state"], row["attempts"], row["next_attempt_at"]) == \
+        (7, "p1", payload, "failed", 3, 9.0)
+    indexes = {r["name"] for r in s.query("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'outbox'")}
+    assert {"outbox_due", "outbox_purge", "outbox_sent"} <= indexes
+    # The cascade from enrollments still reaches the rebuilt parts table.
+    with s.transaction() as c:
+        c.execute("DELETE FROM outbox")
+        c.execute("DELETE FROM enrollments WHERE id = 'e1'")
+    assert s.one("SELECT COUNT(*) AS n FROM enrollment_parts")["n"] == 0
+    s.close()
