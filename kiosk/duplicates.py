@@ -31,15 +31,19 @@ DECISIONS = {
 
 
 # --- templates kept in a finger part's meta --------------------------------------------------
-def template_meta(png: bytes | None = None, *, gray=None, position: int) -> dict:
-    """``{"template": base64 ISO record, "minutiae": n}`` of an accepted image; {} if extraction fails.
+def template_meta(png: bytes | None = None, *, gray=None, position: int, template=None) -> dict:
+    """``{"template": base64 ISO record, "minutiae": n}`` of an accepted image (``template`` when the
+    quality gate already extracted it); {} if extraction fails.
 
     A failed extraction is not fatal here: commit extracts again from the stored PNG, which is
     slower but keeps the capture (the quality gate already accepted it)."""
     from kiosk.biometrics.iso19794 import encode
     from kiosk.biometrics.minutiae import ALGORITHM, extract, extract_png
     try:
-        t = extract(gray, position=position) if gray is not None else extract_png(png, position=position)
+        if template is not None:
+            t = template
+        else:
+            t = extract(gray, position=position) if gray is not None else extract_png(png, position=position)
         return {"template": base64.b64encode(encode(t)).decode("ascii"), "minutiae": len(t), "algorithm": ALGORITHM}
     except Exception as exc:  # noqa: BLE001 - see the docstring; the log says why, never whose
         log.warning("template extraction failed for finger %d: %s", position, type(exc).__name__)

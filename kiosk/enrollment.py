@@ -376,23 +376,27 @@ class Enrollments:
 
     def capture_finger(self, operator: Operator, enrollment_id: str, position, *,
                        timeout: float | None = None, cancel: threading.Event | None = None) -> dict:
-        from kiosk.biometrics.finger_quality import assess_finger
+        from kiosk.biometrics.finger_quality import gate
         self.operators.require(operator, "operator")
         pos = self._position(position)
         with self.store.transaction() as conn:
             self._draft(conn, enrollment_id)
+            prev = conn.execute("SELECT attempts FROM enrollment_parts WHERE enrollment_id = ? AND kind = 'finger' "
+                                "AND position = ?", (enrollment_id, pos)).fetchone()
         image = self._sensor_image(pos, timeout, cancel)
-        q = assess_finger(image.pixels, min_quality=self.thresholds.finger_min_quality)
+        last_try = (prev["attempts"] if prev else 0) + 1 >= self.thresholds.finger_retries
+        q, found = gate(image.pixels, position=pos, min_quality=self.thresholds.finger_min_quality, last_try=last_try)
         # The template is extracted now, outside the transaction, so the commit does not
         # re-extract all ten; a re-capture replaces the part and so drops an earlier verification.
-        template = duplicates.template_meta(gray=image.pixels, position=pos) if q.accepted else {}
+        template = duplicates.template_meta(gray=image.pixels, position=pos, template=found) if q.accepted else {}
         with self.store.transaction() as conn:
             self._draft(conn, enrollment_id)
             prev = conn.execute("SELECT data, attempts FROM enrollment_parts WHERE enrollment_id = ? AND kind = 'finger' "
                                 "AND position = ?", (enrollment_id, pos)).fetchone()
             if q.accepted:
                 attempts = self._save_part(conn, enrollment_id, "finger", pos, _png(image.pixels),
-                                           {"quality": q.quality, "dpi": image.dpi, **template},
+                                           {"quality": q.quality, "nfiq": q.nfiq, "low_quality": q.low_quality,
+                                            "dpi": image.dpi, **template},
                                            attempts_from_previous=True)
                 conn.execute("DELETE FROM enrollment_parts WHERE enrollment_id = ? AND kind = 'exception' AND position = ?",
                              (enrollment_id, pos))
@@ -406,7 +410,7 @@ class Enrollments:
                                            {"quality": q.quality}, attempts_from_previous=True)
             self._touch(conn, enrollment_id)
             audit.record(conn, operator.id, "enrollment.finger", enrollment_id, position=pos,
-                         accepted=q.accepted, quality=q.quality)
+                         accepted=q.accepted, quality=q.quality, nfiq=q.nfiq)
         out = q.as_dict()
         out.update(position=pos, attempts=attempts,
                    exception_allowed=attempts >= self.thresholds.finger_retries)

@@ -20,6 +20,16 @@ Reasons: "empty_image" when the image is flat (std < 4) or under 3% of it is for
 "too_little_contact" when under 20% is; "low_clarity" when the mean clarity or coherence is
 below its midpoint (0.55 / 0.45); "quality_low" when only the score is below ``min_quality``.
 The finger is accepted when no reason was raised and quality >= ``min_quality``.
+
+The capture gate (:func:`gate`) is two stages. This fast image check comes first: it names
+what the operator can fix (press flatter, clean the glass). An image it accepts is then scored
+by :mod:`kiosk.biometrics.quality` (NFIQ 2-style, 0..100, from foreground area, orientation
+certainty, ridge clarity, ridge frequency and the minutiae found — which are kept as the
+template): with fewer than ``MIN_MINUTIAE`` (12, the count below which examiners and matchers
+cannot tell fingers apart: clean parallel ridges score well on every other feature) or under
+``quality.UNUSABLE`` (20) it is refused ("too_few_features"); under
+``quality.ACCEPT`` (40) it is refused while retries remain ("quality_low") and accepted, flagged
+``low_quality``, on the last one — a poor print of a present finger beats an exception.
 """
 
 from __future__ import annotations
@@ -40,8 +50,13 @@ LOW_CLARITY = Message("low_clarity",
                       "Guratan sidik jari kurang jelas. Bersihkan jari dan kaca pemindai, lalu ulangi.",
                       "The ridges are not clear. Clean the finger and the scanner glass, then try again.")
 QUALITY_LOW = Message("quality_low", "Kualitas kurang baik, ulangi.", "Quality too low, try again.")
+TOO_FEW_FEATURES = Message("too_few_features",
+                           "Ciri sidik jari terlalu sedikit. Tekan jari lebih rata dan sedikit lebih lama, lalu ulangi.",
+                           "Too few fingerprint features were found. Press the finger flatter and a little longer, "
+                           "then try again.")
 
 BLOCK = 16
+MIN_MINUTIAE = 12
 FG_STD, FG_MEAN_MAX = 12.0, 235.0
 RIDGE_PERIODS = (6.0, 16.0)
 
@@ -51,10 +66,38 @@ class FingerQuality:
     accepted: bool
     quality: int
     reasons: tuple[Message, ...]
+    nfiq: int | None = None          # the NFIQ 2-style score, when the image got that far
+    low_quality: bool = False        # accepted on the last try under quality.ACCEPT
 
     def as_dict(self, lang: str = "id") -> dict:
-        return {"accepted": self.accepted, "quality": self.quality,
-                "reasons": [r.as_dict(lang) for r in self.reasons]}
+        return {"accepted": self.accepted, "quality": self.quality, "nfiq": self.nfiq,
+                "low_quality": self.low_quality, "reasons": [r.as_dict(lang) for r in self.reasons]}
+
+
+def gate(gray: np.ndarray, *, position: int, min_quality: int = 40, last_try: bool = False):
+    """The capture gate (module docstring): ``(FingerQuality, Template or None)``.
+
+    The template is the one the NFIQ 2-style score found on its way, so an accepted finger is
+    not extracted twice. A failure inside the scoring is not the resident's fault: the image
+    check's verdict stands and the template is left for the commit to extract from the PNG."""
+    import logging
+
+    from kiosk.biometrics import quality as nfiq
+
+    first = assess_finger(gray, min_quality=min_quality)
+    if not first.accepted:
+        return first, None
+    try:
+        scored = nfiq.assess(np.asarray(gray), position=position)
+    except Exception as exc:  # noqa: BLE001 - logged by type only: never the image
+        logging.getLogger(__name__).warning("quality scoring failed for finger %d: %s", position, type(exc).__name__)
+        return first, None
+    if scored.score < nfiq.UNUSABLE or scored.features.get("minutiae", 0) < MIN_MINUTIAE:
+        return FingerQuality(False, first.quality, (TOO_FEW_FEATURES,), scored.score), None
+    if scored.score < nfiq.ACCEPT and not last_try:
+        return FingerQuality(False, first.quality, (QUALITY_LOW,), scored.score), None
+    return (FingerQuality(True, first.quality, (), scored.score, low_quality=scored.score < nfiq.ACCEPT),
+            scored.template)
 
 
 def assess_finger(gray: np.ndarray, *, min_quality: int = 40) -> FingerQuality:

@@ -107,3 +107,50 @@ def test_any_grey_image_gives_a_verdict(img):
     result = assess_finger(img)
     assert 0 <= result.quality <= 100
     assert result.accepted == (not result.reasons)
+
+
+# --- the capture gate: the image check, then the NFIQ 2-style score ------------------------------
+def _stripes(rows_kept: float = 1.0) -> np.ndarray:
+    y, x = np.mgrid[0:SHAPE[0], 0:SHAPE[1]]
+    img = (128 + 90 * np.sin(2 * np.pi * (x * 0.8 + y * 0.6) / 9)).astype(np.uint8)
+    img[np.abs(y - SHAPE[0] / 2) >= SHAPE[0] / 2 * rows_kept] = 255
+    return img
+
+
+def test_gate_accepts_a_good_finger_with_its_score_and_template():
+    from kiosk.biometrics.finger_quality import gate
+    q, template = gate(fingers.impression(3, 7, 1), position=7)
+    assert q.accepted and q.nfiq >= 60 and not q.low_quality
+    assert template is not None and len(template) >= 12 and template.position == 7
+    assert q.as_dict()["nfiq"] == q.nfiq
+
+
+def test_gate_refuses_ridges_without_minutiae_whatever_the_image_check_says():
+    # Clean parallel ridges: contrast, clarity and coherence are perfect, yet nothing to match on.
+    from kiosk.biometrics.finger_quality import gate
+    img = _stripes()
+    assert assess_finger(img).accepted
+    q, template = gate(img, position=2, last_try=True)
+    assert not q.accepted and codes(q) == ["too_few_features"] and template is None
+    assert q.reasons[0].id != q.reasons[0].en and "ulangi" in q.reasons[0].id
+
+
+def test_gate_asks_again_for_a_poor_print_then_takes_it_flagged_on_the_last_try():
+    from kiosk.biometrics import quality as nfiq
+    from kiosk.biometrics.finger_quality import MIN_MINUTIAE, gate
+    # Dry, faint impressions that the image check passes and the NFIQ 2-style score puts between
+    # UNUSABLE and ACCEPT with enough minutiae to keep (found by scanning subjects and dryness).
+    candidates = [fingers.impression(s, 2, 0, quality=d) for s, d in ((7, 0.33), (4, 0.36), (1, 0.35), (2, 0.36))]
+    img = next(im for im in candidates if assess_finger(im).accepted
+               and nfiq.UNUSABLE <= nfiq.assess(im, position=2).score < nfiq.ACCEPT
+               and nfiq.assess(im, position=2).features["minutiae"] >= MIN_MINUTIAE)
+    q, template = gate(img, position=2, last_try=False)
+    assert not q.accepted and codes(q) == ["quality_low"] and template is None
+    q, template = gate(img, position=2, last_try=True)
+    assert q.accepted and q.low_quality and nfiq.UNUSABLE <= q.nfiq < nfiq.ACCEPT and template is not None
+
+
+def test_gate_keeps_the_image_checks_own_reasons():
+    from kiosk.biometrics.finger_quality import gate
+    q, template = gate(np.full(SHAPE, 250, np.uint8), position=1, last_try=True)
+    assert codes(q) == ["empty_image"] and q.nfiq is None and template is None
