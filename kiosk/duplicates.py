@@ -76,6 +76,13 @@ def draft_templates(conn: sqlite3.Connection, enrollment_id: str) -> dict:
 
 
 # --- the duplicate check -----------------------------------------------------------------------
+def probe(templates: dict) -> dict:
+    """``{position: matcher.Prepared}`` of ``{position: Template or ISO record}``: what the search
+    compares, kept for the gallery afterwards."""
+    from kiosk.biometrics import matcher
+    return {int(pos): matcher._prepared(t) for pos, t in templates.items()}
+
+
 def suspects(conn: sqlite3.Connection, gallery, enrollment_id: str, nik: str, templates: dict) -> list[dict]:
     """The commit's ``duplicate_suspects``: other NIKs whose fingers match these, best first.
 

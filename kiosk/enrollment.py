@@ -96,6 +96,10 @@ class Enrollments:
         self.thresholds = thresholds
         self.simulated = simulated
         self._capture_lock = threading.Lock()  # one sensor, one capture at a time
+        # Commits one at a time, from the "already recorded" check and the 1:N search to the
+        # gallery update: two operators saving the same person at once would otherwise each search
+        # a gallery without the other and both pass. A wait of one search (~0.1 s) at most.
+        self._commit_lock = threading.Lock()
 
     # --- reading ---------------------------------------------------------------------------
     def _row(self, enrollment_id: str, conn: sqlite3.Connection | None = None) -> sqlite3.Row:
@@ -558,12 +562,18 @@ class Enrollments:
     def commit(self, operator: Operator, enrollment_id: str, override: dict | None = None) -> dict:
         """Save the record for good: enrollment, outbox entry and audit entry in one transaction."""
         self.operators.require(operator, "operator")
-        approved_by = None
         row = self._row(enrollment_id)
         missing = self._missing(row, self._parts(enrollment_id)) if row["state"] == "draft" else []
         if missing:  # before asking for a supervisor: an incomplete record cannot be saved anyway
             raise Conflict("incomplete", "Perekaman belum lengkap: " + ", ".join(missing),
                            "The enrollment is incomplete: " + ", ".join(missing), missing=missing)
+        with self._commit_lock:
+            return self._commit(operator, enrollment_id, override)
+
+    def _commit(self, operator: Operator, enrollment_id: str, override: dict | None) -> dict:
+        from kiosk.biometrics.gallery import encode_templates, prefilter_vector, save_templates
+        approved_by = None
+        row = self._row(enrollment_id)
         previous = self._committed_elsewhere(row["nik"], enrollment_id)
         if previous and row["state"] == "draft":
             override = override or {}
@@ -577,11 +587,13 @@ class Enrollments:
             self.operators.require(sup, "supervisor")
             approved_by = {"supervisor": sup.id, "reason": reason[:500], "previous": previous}
         # The 1:N search runs before the write transaction (it takes ~0.1 s and must not hold the
-        # database's write lock); the templates were extracted at capture time.
-        templates = duplicates.draft_templates(self.store.conn, enrollment_id)
-        found = duplicates.suspects(self.store.conn, self.gallery, enrollment_id, row["nik"], templates)
-        from kiosk.biometrics.gallery import encode_templates, save_templates
-        template_rows = encode_templates(templates)
+        # database's write lock); the templates were extracted at capture time. The probe's
+        # cylinders and prefilter vectors are computed once, for the search and for the gallery.
+        # Prepared from the encoded records, as the gallery's rebuild at start will prepare them.
+        template_rows = encode_templates(duplicates.draft_templates(self.store.conn, enrollment_id))
+        probe = duplicates.probe({pos: rec for pos, rec, _ in template_rows})
+        found = duplicates.suspects(self.store.conn, self.gallery, enrollment_id, row["nik"], probe)
+        gallery_rows = [(pos, rec, prefilter_vector(probe[pos])) for pos, rec, _ in template_rows]
         t = now()
         with self.store.transaction() as conn:
             row = self._draft(conn, enrollment_id)
@@ -608,8 +620,8 @@ class Enrollments:
             save_templates(conn, enrollment_id, row["nik"], template_rows, at=t)
             if found:
                 duplicates.flag(conn, operator.id, enrollment_id, found, at=t)
-        if self.gallery is not None and templates:
-            self.gallery.add(enrollment_id, row["nik"], templates)
+        if self.gallery is not None and gallery_rows:
+            self.gallery.add_prepared(enrollment_id, row["nik"], gallery_rows)
         log.info("enrollment %s committed as %s%s", enrollment_id, registration_id,
                  f" with {len(found)} possible duplicate(s) for supervisor review" if found else "")
         return {"id": enrollment_id, "registration_id": registration_id, "status": "captured",

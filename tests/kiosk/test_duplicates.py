@@ -267,3 +267,35 @@ def test_a_same_nik_re_recording_is_not_data_ganda(kiosk, demo):
     eid = complete_enrollment(kiosk, demo)
     result = kiosk.enrollments.commit(demo, eid, {"supervisor": "demo", "pin": "123456", "reason": "kartu hilang"})
     assert result["duplicate_suspects"] == [] and kiosk.reviews.of(eid) is None
+
+
+def test_two_commits_of_one_person_at_once_still_catch_each_other(kiosk, demo):
+    # Two operators press "Simpan" for the same resident under two NIKs at the same moment. The
+    # search is slowed so both would run before either record reached the gallery, if they could.
+    import threading
+    import time
+    kiosk.devices.fingerprint.place(51)
+    first = complete_enrollment(kiosk, demo)
+    second = complete_enrollment(kiosk, demo, nik=OTHER_NIK, biodata=OTHER)
+    search = kiosk.gallery.search
+
+    def slow_search(*a, **kw):
+        time.sleep(0.3)
+        return search(*a, **kw)
+    kiosk.gallery.search = slow_search
+    start, results = threading.Barrier(2), {}
+
+    def commit(eid):
+        start.wait()
+        results[eid] = kiosk.enrollments.commit(demo, eid)
+    threads = [threading.Thread(target=commit, args=(eid,)) for eid in (first, second)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert set(results) == {first, second}
+    flagged = [r for r in results.values() if r["flagged"]]
+    assert len(flagged) == 1, results  # whichever went second saw the other
+    [suspect] = flagged[0]["duplicate_suspects"]
+    other = first if flagged[0]["id"] == second else second
+    assert suspect["registration_id"] == results[other]["registration_id"]
