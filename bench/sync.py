@@ -5,9 +5,10 @@
    committed through ``Enrollments.commit`` with the real Ed25519 + X25519/AES-GCM sealer; beside
    each, the same sealed bytes go into a separate SQLite file as one row in one transaction with
    the kiosk's pragmas (WAL, synchronous=FULL). The target (ratio ≤ 2×, p50 and p95) is judged
-   on the whole ``commit`` call *less the time of its 1:N duplicate search* (issue #3's matcher,
-   ~0.1 s, run before the transaction and printed on its own line): checks, templates encoded,
-   record built, sealed, written with its outbox row, audit entry and templates, fsync. The write
+   on the whole ``commit`` call *less its duplicate check* (issue #3: the draft's templates read,
+   the probe prepared, the 1:N search, the gallery's rows — ~0.1 s, before the transaction, printed
+   on its own line): checks, record built, sealed, written with its outbox row, audit entry and
+   templates, fsync, gallery updated. The write
    transaction alone, the same drafts committed without sealing and the sealing step on its own
    are printed too.
 2. **Drain time** of ``--packets`` (1,000) queued sealed packets to a real ``central run`` on
@@ -219,15 +220,21 @@ def bench_commits(kiosk, op, template: str, n: int, tmp: Path) -> dict:
     sizes = []
     timer = TransactionTimer(kiosk.store)
     from kiosk import duplicates, packet
-    search, searched = duplicates.suspects, []
+    # The duplicate check's share of a commit (issue #3): the draft's templates read, the probe
+    # prepared (cylinders), the 1:N search, the gallery's rows (prefilter vectors).
+    originals = {name: getattr(duplicates, name) for name in ("draft_records", "probe", "suspects", "gallery_rows")}
+    searched = [0.0]
 
-    def timed_search(*a, **kw):
-        t0 = time.perf_counter()
-        try:
-            return search(*a, **kw)
-        finally:
-            searched.append(time.perf_counter() - t0)
-    duplicates.suspects = timed_search
+    def timed(f):
+        def run(*a, **kw):
+            t0 = time.perf_counter()
+            try:
+                return f(*a, **kw)
+            finally:
+                searched[0] += time.perf_counter() - t0
+        return run
+    for name, f in originals.items():
+        setattr(duplicates, name, timed(f))
     try:
         for i, eid in enumerate(drafts):
             seal = i % 2 == 0  # interleaved, so both see the same disk and cache conditions
@@ -238,8 +245,13 @@ def bench_commits(kiosk, op, template: str, n: int, tmp: Path) -> dict:
             whole = time.perf_counter() - t0
             times["sealed" if seal else "plain"].append(whole)
             times["sealed_tx" if seal else "plain_tx"].append(timer.take())
-            times["search"].append(searched[-1])
-            times["sealed_commit" if seal else "plain_commit"].append(whole - searched[-1])
+            times["search"].append(searched[0])
+            times["sealed_commit" if seal else "plain_commit"].append(whole - searched[0])
+            searched[0] = 0.0
+            # The clones share one set of fingers: left in the gallery, each would flag every later
+            # clone as a duplicate (a review row and audit entry per commit), which real commits of
+            # different residents almost never are.
+            kiosk.enrollments.gallery.remove(eid)
             if not seal:
                 continue
             payload = bytes(kiosk.store.one("SELECT payload FROM outbox WHERE enrollment_id = ?", (eid,))["payload"])
@@ -254,7 +266,8 @@ def bench_commits(kiosk, op, template: str, n: int, tmp: Path) -> dict:
             sealer(rec, str(uuid.uuid4()))
             times["seal_only"].append(time.perf_counter() - t0)
     finally:
-        duplicates.suspects = search
+        for name, f in originals.items():
+            setattr(duplicates, name, f)
         timer.close()
         kiosk.enrollments.sealer = sealer
         bare.close()
@@ -563,19 +576,19 @@ def print_table(r: dict, args) -> None:
     c, d, m, lk = r["commits"], r["drain"], r["memory"], r["link"]
     print(f"\nektp-kiosk sync benchmark (payload p50 {c['payload_bytes_p50'] / 1024:.0f} KiB per record)")
     print(f"\n1. commit latency, {c['n']} commits each                       p50 ms    p95 ms")
-    rows = (("commit, sealed, less its 1:N search", "sealed_commit"),
-            ("commit, plain, less its 1:N search (reference)", "plain_commit"),
+    rows = (("commit, sealed, less its duplicate check", "sealed_commit"),
+            ("commit, plain, less its duplicate check (reference)", "plain_commit"),
             ("  its write transaction, sealed", "sealed_tx"),
             ("  its write transaction, plain", "plain_tx"),
             ("  sealing alone (Ed25519 + X25519/AES-GCM)", "seal_only"),
             ("bare SQLite insert+commit, same bytes", "bare"),
-            ("1:N duplicate search (issue #3, before the transaction)", "search"),
+            ("duplicate check (#3; gallery of 0: speed in fingerprint.py)", "search"),
             ("whole Enrollments.commit, sealed", "sealed"),
             ("whole Enrollments.commit, plain", "plain"))
     for label, key in rows:
         print(f"   {label:52}{c[key]['p50_ms']:>9.2f} {c[key]['p95_ms']:>9.2f}")
     ok = "ok" if max(c["ratio_p50"], c["ratio_p95"]) <= 2 else "MISSED"
-    print(f"   {'ratio sealed commit (less search) / bare':52}{c['ratio_p50']:>9.2f} {c['ratio_p95']:>9.2f}"
+    print(f"   {'ratio sealed commit (less dup. check) / bare':52}{c['ratio_p50']:>9.2f} {c['ratio_p95']:>9.2f}"
           f"   target <= 2.0  [{ok}]")
     print(f"   {'  (its write transaction alone / bare)':52}{c['tx_ratio_p50']:>9.2f} {c['tx_ratio_p95']:>9.2f}")
     print(f"\n2. drain {d['sent']} packets to central on loopback: {d['seconds']:.1f} s "

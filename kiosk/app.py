@@ -23,6 +23,8 @@ log = logging.getLogger(__name__)
 
 class Kiosk:
     def __init__(self, config: Config, *, devices: Devices | None = None, start_workers: bool = True):
+        from kiosk.memory import tune_for_records
+        tune_for_records()
         self.config = config
         self.data_dir = Path(config.data_dir)
         self.data_dir.mkdir(parents=True, exist_ok=True)

@@ -571,7 +571,8 @@ class Enrollments:
             return self._commit(operator, enrollment_id, override)
 
     def _commit(self, operator: Operator, enrollment_id: str, override: dict | None) -> dict:
-        from kiosk.biometrics.gallery import encode_templates, prefilter_vector, save_templates
+        from kiosk.biometrics.gallery import save_templates
+        from kiosk.biometrics.iso19794 import decode
         approved_by = None
         row = self._row(enrollment_id)
         previous = self._committed_elsewhere(row["nik"], enrollment_id)
@@ -589,11 +590,13 @@ class Enrollments:
         # The 1:N search runs before the write transaction (it takes ~0.1 s and must not hold the
         # database's write lock); the templates were extracted at capture time. The probe's
         # cylinders and prefilter vectors are computed once, for the search and for the gallery.
-        # Prepared from the encoded records, as the gallery's rebuild at start will prepare them.
-        template_rows = encode_templates(duplicates.draft_templates(self.store.conn, enrollment_id))
-        probe = duplicates.probe({pos: rec for pos, rec, _ in template_rows})
+        # Prepared from the ISO records, as the gallery's rebuild at start will prepare them.
+        records = duplicates.draft_records(self.store.conn, enrollment_id)
+        templates = {pos: decode(rec) for pos, rec in records.items()}
+        probe = duplicates.probe(templates)
         found = duplicates.suspects(self.store.conn, self.gallery, enrollment_id, row["nik"], probe)
-        gallery_rows = [(pos, rec, prefilter_vector(probe[pos])) for pos, rec, _ in template_rows]
+        gallery_rows = duplicates.gallery_rows(records, probe)
+        template_rows = [(pos, rec, int(templates[pos].quality)) for pos, rec in sorted(records.items())]
         t = now()
         with self.store.transaction() as conn:
             row = self._draft(conn, enrollment_id)
