@@ -175,18 +175,25 @@ def test_pack_with_a_sealer_names_the_sealed_format():
     assert fmt == packet.PLAIN_FORMAT and packet.unpack(plain, fmt) == RECORD
 
 
-def test_commit_seals_when_the_kiosk_has_keys(kiosk, demo, tmp_path):
+@pytest.fixture
+def open_at_centre(kiosk, tmp_path):
+    """Give the kiosk real keys; returns what the centre would do with a payload: open it."""
     signing_path, _ = keys.generate_kiosk_keys(kiosk.data_dir)
     _, central_pub = keys.generate_central_keys(tmp_path / "centre")
     kiosk.enrollments.sealer = packet.sealer(keys.load_signing_key(signing_path),
                                              keys.load_central_public_key(central_pub))
+    central_key = keys.load_decryption_key(keys.central_key_paths(tmp_path / "centre")[0])
+    kiosk_pub = keys.load_public_key(keys.kiosk_key_paths(kiosk.data_dir)[1])
+    return lambda payload: packet.open_sealed(payload, central_key,
+                                              lambda k: kiosk_pub if k == kiosk.config.kiosk_id else None)
+
+
+def test_commit_seals_when_the_kiosk_has_keys(kiosk, demo, open_at_centre):
     eid = complete_enrollment(kiosk, demo)
     result = kiosk.enrollments.commit(demo, eid)
     row = kiosk.store.one("SELECT id, payload, payload_format FROM outbox WHERE enrollment_id = ?", (eid,))
     assert row["payload_format"] == "sealed-v2" and row["id"] == result["packet_id"]
-    central_key = keys.load_decryption_key(keys.central_key_paths(tmp_path / "centre")[0])
-    kiosk_pub = keys.load_public_key(keys.kiosk_key_paths(kiosk.data_dir)[1])
-    header, rec = packet.open_sealed(row["payload"], central_key, lambda k: kiosk_pub if k == kiosk.config.kiosk_id else None)
+    header, rec = open_at_centre(row["payload"])
     assert header["packet_id"] == row["id"]
     assert rec["registration_id"] == result["registration_id"]
     assert len(rec["parts"]) == 12  # photo, signature, ten fingers
@@ -257,11 +264,7 @@ def test_the_sync_worker_sends_every_sealed_format_the_packet_module_makes():
     assert sync.SEALED_FORMATS == packet.SEALED_FORMATS and packet.SEALED_FORMAT in sync.SEALED_FORMATS
 
 
-def test_a_part_damaged_on_the_kiosk_after_capture_is_refused_by_the_centre(kiosk, demo, tmp_path):
-    signing_path, _ = keys.generate_kiosk_keys(kiosk.data_dir)
-    _, central_pub = keys.generate_central_keys(tmp_path / "centre")
-    kiosk.enrollments.sealer = packet.sealer(keys.load_signing_key(signing_path),
-                                             keys.load_central_public_key(central_pub))
+def test_a_part_damaged_on_the_kiosk_after_capture_is_refused_by_the_centre(kiosk, demo, open_at_centre):
     eid = complete_enrollment(kiosk, demo)
     photo = kiosk.store.one("SELECT data, meta FROM enrollment_parts WHERE enrollment_id = ? AND kind = 'photo'", (eid,))
     assert json.loads(photo["meta"])["sha256"] == hashlib.sha256(photo["data"]).hexdigest()
@@ -271,8 +274,6 @@ def test_a_part_damaged_on_the_kiosk_after_capture_is_refused_by_the_centre(kios
         conn.execute("UPDATE enrollment_parts SET data = ? WHERE enrollment_id = ? AND kind = 'photo'", (bytes(rotten), eid))
     kiosk.enrollments.commit(demo, eid)
     row = kiosk.store.one("SELECT payload FROM outbox WHERE enrollment_id = ?", (eid,))
-    central_key = keys.load_decryption_key(keys.central_key_paths(tmp_path / "centre")[0])
-    kiosk_pub = keys.load_public_key(keys.kiosk_key_paths(kiosk.data_dir)[1])
     with pytest.raises(BadHash) as err:
-        packet.open_sealed(row["payload"], central_key, lambda k: kiosk_pub)
+        open_at_centre(row["payload"])
     assert err.value.details["part"] == "photo:0"
