@@ -6,14 +6,21 @@ in numpy:
 * every minutia gets a *cylinder*: a grid of Ns x Ns cells of side 2R/Ns around it, turned to its
   direction, times Nd direction bins; each cell sums Gaussian contributions of the neighbouring
   minutiae near the cell centre whose direction, relative to the centre minutia's, falls in the
-  bin, squashed by a sigmoid. Cells outside the print (the minutiae's convex hull grown by Ω)
-  are invalid; a cylinder with too few valid cells or neighbours is dropped. Cylinders are
+  bin, squashed by a sigmoid. The sigmoid's midpoint MU_PSI sits at about a sixth of one
+  neighbour's peak contribution, so a cell lights up only for a neighbour within ~1.9 σS of its
+  centre (~23 px). The paper's 0.01 belongs with its normalised Gaussian; with this one it made
+  every cell within ~34 px of any neighbour saturate, a crowded print's cylinders filled up with
+  ones and looked alike, and true pairs no longer stood out from false ones (the genuine pairs
+  that failed had 15-25 true correspondences at similarity ~0.8 each, and as many false
+  candidates as similar). Cells outside the print (the minutiae's convex hull grown by Ω) are
+  invalid; a cylinder with too few valid cells or neighbours is dropped. Cylinders are
   invariant to rotation and translation, and tolerant to skin distortion because the grid is
   coarse and the Gaussians wide.
 * local similarity of two cylinders: 1 - |a - b| / (|a| + |b|) over the cells valid in both
   (0 when the directions differ by more than 90° or they share too few valid cells). For all
   pairs at once this is three matrix products.
-* global score, LSS-R: the nR best pairs (one-to-one, greedily) are *relaxed* — each pair's
+* global score, LSS-R: the nR best pairs (one-to-one, greedily: the most similar pair first,
+  then the most similar among the minutiae not yet used, and so on) are *relaxed* — each pair's
   similarity is reinforced by the pairs geometrically compatible with it (distances, relative
   directions and radial angles preserved) — and the score is the mean relaxed similarity of
   the nP pairs whose similarity survived relaxation best. Pairs that agree on one rigid-ish
@@ -51,7 +58,7 @@ from kiosk.biometrics.minutiae import Template
 # MCC parameters at 500 dpi (paper values, Ns halved with σS widened to match).
 R, NS, ND = 70.0, 8, 6
 SIGMA_S, SIGMA_D = 12.0, 2 * math.pi / 9
-MU_PSI, TAU_PSI = 0.01, 400.0
+MU_PSI, TAU_PSI = 0.1, 400.0   # see the module docstring: 0.01 saturated the cylinders
 OMEGA = 50.0
 MIN_VALID_CELLS, MIN_NEIGHBOURS, MIN_MATCHABLE = 0.75, 2, 0.6
 # LSS-R parameters (paper values).
@@ -64,10 +71,10 @@ VERIFY_THRESHOLD = 3.0   # FMR 0.1 %
 # raw LSS-R score -> -log10(FMR); see the module docstring for how it was produced.
 CALIBRATION_SET = "250 fingers x 2 impressions, 124500 impostor comparisons"
 CALIBRATION: tuple[tuple[float, float], ...] = (
-    (0.0, 0.0), (0.0279, 0.5), (0.0393, 1.0), (0.0511, 1.5), (0.063, 2.0),
-    (0.0753, 2.5), (0.0869, 3.0), (0.1011, 3.5), (0.1158, 4.0),
+    (0.0, 0.0), (0.0237, 0.5), (0.0329, 1.0), (0.0401, 1.5), (0.0463, 2.0),
+    (0.0523, 2.5), (0.0582, 3.0), (0.0658, 3.5), (0.073, 4.0),
 )
-TAIL_SLOPE = 39.30
+TAIL_SLOPE = 78.49
 
 
 @dataclass(frozen=True)
@@ -169,6 +176,33 @@ def _sigmoid(v, mu, tau):
     return 1.0 / (1.0 + np.exp(-tau * (v - mu)))
 
 
+def greedy_pairs(sim: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """One-to-one pairs (rows, cols) of positive ``sim``, chosen greedily best first.
+
+    Computed in rounds rather than one entry at a time: every pair that is the best of both
+    its row and its column among the minutiae still free is taken at once (the greedy order
+    would take it too: nothing still free beats it), then its row and column are struck out.
+    Unlike keeping only the mutually best pairs of the whole matrix, a true pair whose minutia
+    has a look-alike elsewhere still gets in once the look-alike is used up.
+    """
+    s = np.array(sim, np.float32, copy=True)
+    rows = np.arange(s.shape[0])
+    ia, ib = [], []
+    while s.size:
+        best_b, best_a = s.argmax(1), s.argmax(0)
+        i = np.nonzero((best_a[best_b] == rows) & (s[rows, best_b] > 0))[0]
+        if len(i) == 0:
+            break
+        j = best_b[i]
+        ia.append(i)
+        ib.append(j)
+        s[i, :] = 0
+        s[:, j] = 0
+    if not ia:
+        return np.zeros(0, np.intp), np.zeros(0, np.intp)
+    return np.concatenate(ia), np.concatenate(ib)
+
+
 def raw_score(a: Prepared, b: Prepared) -> float:
     """LSS-R global similarity 0..1 (uncalibrated)."""
     sim = local_similarity(a, b)
@@ -176,14 +210,9 @@ def raw_score(a: Prepared, b: Prepared) -> float:
     if n_min < 2:
         return 0.0
     n_p = MIN_NP + int(round(_sigmoid(n_min, MU_P, TAU_P) * (MAX_NP - MIN_NP)))
-    # nR best pairs among the mutually best ones (each is the other's most similar cylinder):
-    # one-to-one like the paper's assignment, without its cost.
-    best_b, best_a = sim.argmax(1), sim.argmax(0)
-    ia = np.nonzero(best_a[best_b] == np.arange(len(a)))[0]
-    ib = best_b[ia]
-    lam0 = sim[ia, ib]
-    keep = lam0 > 0
-    ia, ib, lam0 = ia[keep], ib[keep], lam0[keep].astype(np.float64)
+    # nR best pairs, one-to-one, greedily (as the paper's LSS selection, made one-to-one).
+    ia, ib = greedy_pairs(sim)
+    lam0 = sim[ia, ib].astype(np.float64)
     n_r = len(lam0)
     if n_r < 2:
         return 0.0

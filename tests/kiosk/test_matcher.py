@@ -118,3 +118,53 @@ def test_too_few_minutiae_score_zero():
     assert matcher.score(empty, full) == 0.0
     assert matcher.score(one, full) == 0.0
     assert matcher.verify(empty, empty) == (0.0, False)
+
+
+def test_greedy_pairs_keep_a_pair_whose_best_match_was_taken():
+    # Row 0's most similar column (0) is taken by the stronger row 1; row 0 still pairs with
+    # column 1. Keeping only pairs that are each other's best in the whole matrix lost it.
+    sim = np.array([[0.80, 0.70],
+                    [0.90, 0.00]], np.float32)
+    ia, ib = matcher.greedy_pairs(sim)
+    assert sorted(zip(ia.tolist(), ib.tolist())) == [(0, 1), (1, 0)]
+
+
+def test_greedy_pairs_follow_the_best_first_order():
+    rng = np.random.default_rng(7)
+    for _ in range(50):
+        sim = rng.uniform(0, 1, (9, 7)).astype(np.float32)
+        sim[sim < 0.4] = 0
+        ia, ib = matcher.greedy_pairs(sim)
+        # Reference: one entry at a time, best first, skipping used rows and columns.
+        used_a, used_b, ref = set(), set(), []
+        for k in np.argsort(-sim, axis=None, kind="stable"):
+            i, j = divmod(int(k), sim.shape[1])
+            if sim[i, j] > 0 and i not in used_a and j not in used_b:
+                used_a.add(i)
+                used_b.add(j)
+                ref.append((i, j))
+        assert sorted(zip(ia.tolist(), ib.tolist())) == sorted(ref)
+    empty_a, empty_b = matcher.greedy_pairs(np.zeros((3, 4), np.float32))
+    assert len(empty_a) == len(empty_b) == 0
+
+
+def test_a_cylinder_cell_lights_up_only_near_a_neighbour():
+    # A ring of minutiae around a centre one, all pointing the same way: the centre's cylinder
+    # lights the cells over its neighbours and stays dark where no neighbour is near. (With
+    # the sigmoid set too low, every cell within ~34 px of any neighbour saturated, and
+    # crowded prints' cylinders all looked alike.)
+    ang = np.linspace(0, 2 * math.pi, 5)[:-1]
+    xs = np.concatenate([[128], 128 + 25 * np.cos(ang)])
+    ys = np.concatenate([[144], 144 + 25 * np.sin(ang)])
+    t = Template.from_arrays(256, 288, np.round(xs), np.round(ys), np.zeros(5), np.ones(5), np.full(5, 80))
+    p = matcher.prepare(t)
+    centre = int(np.argmin(np.hypot(p.xy[:, 0] - 128, p.xy[:, 1] + 144)))
+    cells = p.cyl[centre].reshape(matcher.NS * matcher.NS, matcher.ND).max(axis=1)
+    valid = p.valid[centre].reshape(matcher.NS * matcher.NS, matcher.ND)[:, 0] > 0
+    # Cell centres relative to the centre minutia (angle 0: the cylinder is not turned).
+    offsets = matcher._CELL_OFFSETS
+    nearest = np.min(np.hypot(offsets[:, None, 0] - 25 * np.cos(ang)[None],
+                              offsets[:, None, 1] + 25 * np.sin(ang)[None]), axis=1)
+    assert cells[valid & (nearest < 12)].min() > 0.9
+    assert cells[valid & (nearest > 35)].max() < 0.05
+    assert (valid & (nearest > 35)).sum() >= 4  # the dark cells exist and were checked
