@@ -4,7 +4,7 @@ Two stages, so that the cost per search grows with N only through one matrix pro
 
 1. **Prefilter** (whole gallery, numpy). Every finger is summarised by a fixed-length vector: a
    bag of its MCC cylinders hashed by random hyperplanes (``TABLES`` hash tables of ``BITS``
-   sign bits each; the vector is the L2-normalised bucket histogram, stored as float32). The dot
+   sign bits each; the vector is the L2-normalised bucket histogram, stored as bytes). The dot
    product of two such vectors counts cylinders that fell in the same buckets — a crude local
    descriptor match, invariant to placement. A probe's fingers are compared with the gallery's
    fingers *of the same position* by one matrix product, summed per person, and the ``top_k``
@@ -30,8 +30,12 @@ independent; the benchmark measures the real rate on synthetic impostors.
 
 Persistence: templates live in the ``finger_templates`` table (ISO/IEC 19794-2 records, one row
 per enrollment and finger); :meth:`Gallery.rebuild` reloads them at start. The gallery itself is
-memory only: vectors in one float32 matrix per finger position (1 KiB per finger: ~100 MiB for
-10⁴ persons with ten fingers), the ISO records beside them for the check.
+memory only: vectors in one uint8 matrix per finger position, each row scaled so that its
+largest entry is 255 and its scale kept beside it as a float32 (260 bytes per finger: ~25 MiB for
+10⁴ persons with ten fingers, ~250 MiB for 10⁵; a quarter of float32 rows, and no slower: the
+product is limited by memory reads, and the rows are widened to float32 a block at a time), the
+ISO records beside them for the check. The rounding moves a prefilter score by under 1 % (0.2 %
+measured on 20,000 synthetic persons; the ranking of the true person unchanged).
 """
 
 from __future__ import annotations
@@ -103,9 +107,11 @@ class Gallery:
     def __init__(self, *, top_k: int = TOP_K, threshold: float = SUSPECT_THRESHOLD, cache: int = 2048):
         self.top_k, self.threshold = top_k, threshold
         self._lock = threading.RLock()
-        # Prefilter vectors live in one float32 matrix per finger position, so that a probe
-        # finger is one matrix-vector product over exactly the rows it can match.
-        self._pvec = [np.zeros((0, DIM), np.float32) for _ in range(11)]
+        # Prefilter vectors live in one uint8 matrix per finger position (with a float32 scale
+        # per row), so that a probe finger is one matrix-vector product over exactly the rows
+        # it can match.
+        self._pvec = [np.zeros((0, DIM), np.uint8) for _ in range(11)]
+        self._pscale = [np.zeros(0, np.float32) for _ in range(11)]
         self._pperson = [np.zeros(0, np.int32) for _ in range(11)]
         self._pn = [0] * 11
         self._row_person = np.zeros(0, np.int32)
@@ -130,7 +136,7 @@ class Gallery:
     @property
     def vector_bytes(self) -> int:
         """Memory held by the prefilter vectors (the bulk of the gallery)."""
-        return sum(n * DIM * 4 for n in self._pn)
+        return sum(n * (DIM + 4) for n in self._pn)
 
     # --- building --------------------------------------------------------------------------
     def add(self, person_id: str, nik: str, templates: dict) -> None:
@@ -158,8 +164,9 @@ class Gallery:
                 if slot == len(self._pvec[pos]):
                     cap = max(1024, 2 * slot)
                     self._pvec[pos] = _resized(self._pvec[pos], cap, slot)
+                    self._pscale[pos] = _resized(self._pscale[pos], cap, slot)
                     self._pperson[pos] = _resized(self._pperson[pos], cap, slot)
-                self._pvec[pos][slot] = vec
+                self._pvec[pos][slot], self._pscale[pos][slot] = _quantised(vec)
                 self._pperson[pos][slot] = idx
                 self._pn[pos] += 1
                 self._row_person[r], self._row_position[r], self._row_slot[r] = idx, pos, slot
@@ -207,7 +214,7 @@ class Gallery:
         for pos, p in probe.items():
             n = self._pn[pos] if 0 <= pos <= 10 else 0
             if n:
-                s = self._pvec[pos][:n] @ prefilter_vector(p)
+                s = _products(self._pvec[pos][:n], self._pscale[pos][:n], prefilter_vector(p))
                 sums += np.bincount(self._pperson[pos][:n], s, minlength=len(sums)).astype(np.float32)
         if self._removed:
             sums[list(self._removed)] = -1
@@ -247,7 +254,8 @@ class Gallery:
         return sorted(found, key=lambda s: -s.score)
 
     def _row_vector(self, r: int) -> np.ndarray:
-        return self._pvec[int(self._row_position[r])][int(self._row_slot[r])]
+        pos, slot = int(self._row_position[r]), int(self._row_slot[r])
+        return self._pvec[pos][slot].astype(np.float32) * self._pscale[pos][slot]
 
     def _prepared_row(self, r: int) -> matcher.Prepared:
         p = self._prepared.get(r)
@@ -259,6 +267,31 @@ class Gallery:
         else:
             self._prepared.move_to_end(r)
         return p
+
+
+def _quantised(vec) -> tuple[np.ndarray, np.float32]:
+    """A prefilter vector as stored: uint8 entries, largest 255, and the scale back to it."""
+    v = np.maximum(np.asarray(vec, np.float32), 0)  # histograms: never negative
+    top = float(v.max()) if v.size else 0.0
+    if top <= 0:
+        return np.zeros(DIM, np.uint8), np.float32(0)
+    return np.round(v * (255 / top)).astype(np.uint8), np.float32(top / 255)
+
+
+_BLOCK = 4096  # rows widened to float32 at a time (4 MiB of scratch; 2048-8192 measured alike)
+
+
+def _products(rows: np.ndarray, scale: np.ndarray, q: np.ndarray) -> np.ndarray:
+    """``dequantised(rows) @ q`` without widening the whole matrix at once."""
+    q = np.asarray(q, np.float32)
+    out = np.empty(len(rows), np.float32)
+    buf = np.empty((min(_BLOCK, len(rows)), rows.shape[1]), np.float32)
+    for start in range(0, len(rows), _BLOCK):
+        block = rows[start:start + _BLOCK]
+        wide = buf[:len(block)]
+        np.copyto(wide, block, casting="unsafe")
+        np.matmul(wide, q, out=out[start:start + len(block)])
+    return out * scale
 
 
 def _resized(a: np.ndarray, cap: int, used: int) -> np.ndarray:

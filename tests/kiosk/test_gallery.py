@@ -105,6 +105,35 @@ def test_remove_and_replace(material):
     assert len(g) == 1 and [x.person_id for x in g.search(real[REAL[1], 1])] == ["a"]
 
 
+def test_prefilter_rows_are_bytes_that_score_like_the_float_vectors(gallery, material):
+    from kiosk.biometrics import matcher
+    from kiosk.biometrics.iso19794 import decode
+
+    real, _ = material
+    # One byte per entry and a float32 scale per row: a quarter of float32 rows.
+    assert gallery.vector_bytes == gallery.finger_count * (G.DIM + 4)
+    q = G.prefilter_vector(matcher.prepare(real[REAL[0], 1][2]))
+    rows = [r for r in range(0, gallery.finger_count, 37)]
+    exact = np.array([G.prefilter_vector(matcher.prepare(decode(gallery._records[r]))) @ q for r in rows])
+    stored = np.array([gallery._row_vector(r) @ q for r in rows])
+    assert np.abs(stored - exact).max() <= 0.01 * exact.max()
+    # The blockwise product over a whole position's matrix equals the row-by-row one.
+    n = gallery._pn[2]
+    blocked = G._products(gallery._pvec[2][:n], gallery._pscale[2][:n], q)
+    one_by_one = gallery._pvec[2][:n].astype(np.float32) @ q * gallery._pscale[2][:n]
+    assert np.allclose(blocked, one_by_one, rtol=1e-5, atol=1e-6)
+
+
+def test_quantised_vectors_keep_their_largest_entry_and_zeros():
+    v = np.zeros(G.DIM, np.float32)
+    v[[3, 40, 200]] = [0.6, 0.3, 0.05]
+    u, scale = G._quantised(v / np.linalg.norm(v))
+    assert u.dtype == np.uint8 and u.max() == 255 and (u[v == 0] == 0).all()
+    assert np.allclose(u * scale, v / np.linalg.norm(v), atol=scale / 2 + 1e-7)
+    zero, zscale = G._quantised(np.zeros(G.DIM, np.float32))
+    assert not zero.any() and zscale == 0
+
+
 def test_fusion_is_fishers_method():
     assert G.fuse([]) == 0.0
     assert G.fuse([6.0]) == pytest.approx(6.0)
