@@ -23,6 +23,7 @@ from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from central import pipeline
+from central import store as store_mod
 from central.store import Store
 from kiosk import keys, packet
 from kiosk.errors import KioskError
@@ -162,6 +163,46 @@ def create_app(store: Store, central_key: X25519PrivateKey, *, max_body: int = D
                           "The since parameter must be a whole number ≥ 0.")
         changes, cursor = store.status_changes(kiosk_id, since)
         return {"changes": changes, "cursor": cursor}
+
+    @app.post("/api/v1/kiosks/<kiosk_id>/register")
+    def register(kiosk_id: str):
+        """A kiosk registers its public key with a one-time code from `central kiosk invite`.
+
+        Never logs the code or the key; refuses a wrong, expired or used code alike (403 bad_code).
+        """
+        doc = request.get_json(silent=True)
+        code = doc.get("code") if isinstance(doc, dict) else None
+        pem = doc.get("public_key") if isinstance(doc, dict) else None
+        if not isinstance(pem, str) or len(pem) > 4096:
+            return _error(422, "bad_key", "Kunci publik kios tidak ada atau bukan PEM.",
+                          "The kiosk's public key is missing or not PEM.")
+        try:
+            pem = keys.public_pem(keys.public_key_from_pem(pem, Ed25519PublicKey, source="public_key"))
+        except KioskError:
+            return _error(422, "bad_key", "Kunci publik bukan kunci Ed25519 PEM (SubjectPublicKeyInfo) yang sah.",
+                          "The public key is not a valid Ed25519 PEM (SubjectPublicKeyInfo) key.")
+        bad_code = _error(403, "bad_code", "Kode pendaftaran salah, kedaluwarsa atau sudah dipakai; minta kode baru "
+                          "ke pusat (central kiosk invite).", "The enrolment code is wrong, expired or already used; "
+                          "ask the centre for a new one (central kiosk invite).")
+        if not isinstance(code, str) or not store_mod.valid_kiosk_id(kiosk_id) or len(code) > 64:
+            return bad_code
+        result = store.register_kiosk(kiosk_id, code, pem, now=clock())
+        outcome = result["outcome"]
+        if outcome == "locked":
+            log.warning("registration of %s refused: locked after wrong codes", kiosk_id)
+            resp = _error(429, "locked", f"Terlalu banyak kode salah; coba lagi dalam {result['retry_after']} detik.",
+                          f"Too many wrong codes; try again in {result['retry_after']} s.",
+                          retry_after=result["retry_after"])
+            resp.headers["Retry-After"] = str(result["retry_after"])
+            return resp
+        if outcome == "bad_code":
+            log.warning("registration of %s refused: bad code (%d wrong)%s", kiosk_id, result["failures"],
+                        "; locked" if result["locked"] else "")
+            return bad_code
+        log.info("kiosk %s %s with an enrolment code", kiosk_id,
+                 "registration retried" if outcome == "already" else "registered")
+        return jsonify({"kiosk_id": kiosk_id, "registered_at": result["registered_at"]}), \
+            (200 if outcome == "already" else 201)
 
     @app.get("/api/v1/progress")
     def progress():

@@ -63,6 +63,31 @@ def cmd_kiosk_add(args) -> int:
     return 0
 
 
+def cmd_kiosk_invite(args) -> int:
+    import datetime as dt
+
+    from central.store import valid_kiosk_id
+    kiosk_id = args.kiosk_id.strip()
+    if not valid_kiosk_id(kiosk_id):
+        raise KioskError("bad_kiosk_id", "Id kios harus 1-64 huruf, angka, '.', '_' atau '-'.",
+                         "A kiosk id is 1-64 letters, digits, '.', '_' or '-'.")
+    if not args.ttl_hours > 0:
+        raise KioskError("bad_ttl", "--ttl-hours harus lebih dari 0.", "--ttl-hours must be more than 0.")
+    store = _store(args)
+    try:
+        code, expires_at = store.invite_kiosk(kiosk_id, ttl_hours=args.ttl_hours)
+    finally:
+        store.close()
+    until = dt.datetime.fromtimestamp(expires_at, dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    if args.json:
+        print(json.dumps({"kiosk_id": kiosk_id, "code": code, "expires_at": expires_at}))
+        return 0
+    print(f"kode pendaftaran / enrolment code for {kiosk_id}: {code}")
+    print(f"berlaku sampai / valid until: {until} (sekali pakai / one use)")
+    print(f"di kios / on the kiosk: kiosk register --code {code}")
+    return 0
+
+
 def cmd_kiosk_list(args) -> int:
     store = _store(args)
     try:
@@ -159,6 +184,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("kiosk_id")
     s.add_argument("public_key_file")
     s.set_defaults(func=cmd_kiosk_add)
+    s = k.add_parser("invite", parents=[common], help="a one-time code for `kiosk register` (prints it once)")
+    s.add_argument("kiosk_id")
+    s.add_argument("--ttl-hours", type=float, default=72.0, help="hours the code stays valid (default 72)")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_kiosk_invite)
     s = k.add_parser("list", parents=[common], help="registered kiosks")
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=cmd_kiosk_list)

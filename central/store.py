@@ -12,8 +12,12 @@ kiosk that advanced its cursor past a late-committing event would miss it for ev
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import hmac
 import json
 import logging
+import re
+import secrets
 import sqlite3
 import threading
 import time
@@ -58,9 +62,55 @@ CREATE TABLE IF NOT EXISTS villages (
     village TEXT PRIMARY KEY,
     eligible INTEGER NOT NULL
 );
+CREATE TABLE IF NOT EXISTS enrolment_codes (
+    code_hash TEXT PRIMARY KEY,
+    kiosk_id TEXT NOT NULL,
+    created_at {real} NOT NULL,
+    expires_at {real} NOT NULL,
+    used_at {real},
+    used_key TEXT
+);
+CREATE INDEX IF NOT EXISTS enrolment_codes_kiosk ON enrolment_codes(kiosk_id);
+CREATE TABLE IF NOT EXISTS register_failures (
+    kiosk_id TEXT PRIMARY KEY,
+    failures INTEGER NOT NULL DEFAULT 0,
+    locked_until {real}
+);
 """
 
 STATUSES = ("received", "PRR", "DUPLICATE", "ADJUDICATE", "FAILED")
+
+# --- one-time enrolment codes (`central kiosk invite`, POST /kiosks/<id>/register) -------------
+KIOSK_ID_RE = re.compile(r"[A-Za-z0-9._-]{1,64}")
+# No 0/O, 1/I/L: read aloud over a phone or copied from paper, nothing can be mistaken for another.
+CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
+CODE_GROUPS, CODE_GROUP_LEN = 4, 4  # 16 of 31 symbols: 79 bits, far beyond 5 guesses per 15 minutes
+MAX_CODE_FAILURES = 5
+LOCK_SECONDS = 15 * 60
+DEFAULT_INVITE_TTL_HOURS = 72.0
+
+
+def valid_kiosk_id(kiosk_id: str) -> bool:
+    """The id travels in URL paths and signed request lines: only characters that need no quoting."""
+    return isinstance(kiosk_id, str) and KIOSK_ID_RE.fullmatch(kiosk_id) is not None
+
+
+def new_enrolment_code() -> str:
+    """A random code such as ``7KQM-3XWD-PR9T-HB4N``."""
+    chars = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_GROUPS * CODE_GROUP_LEN))
+    return "-".join(chars[i:i + CODE_GROUP_LEN] for i in range(0, len(chars), CODE_GROUP_LEN))
+
+
+def normalize_code(code: str) -> str:
+    """What was typed, without spaces and dashes, in capitals."""
+    return re.sub(r"[\s-]+", "", str(code)).upper()
+
+
+def code_hash(kiosk_id: str, code: str) -> str:
+    """Only this is stored: the code itself is shown once and never kept, logged or returned."""
+    return hashlib.sha256(f"ektp-enrolment-v1\n{kiosk_id}\n{normalize_code(code)}".encode("utf-8")).hexdigest()
+
+
 _PACKET_COLS = ("packet_id, kiosk_id, sha256, received_at, registration_id, nik, village, simulated, "
                 "record, status, status_detail")
 
@@ -129,6 +179,80 @@ class Store:
                            "LEFT JOIN packets p ON p.kiosk_id = k.kiosk_id GROUP BY k.kiosk_id, k.added_at "
                            "ORDER BY k.kiosk_id")
 
+    # --- enrolment codes -----------------------------------------------------------------------------
+    def invite_kiosk(self, kiosk_id: str, *, ttl_hours: float = DEFAULT_INVITE_TTL_HOURS,
+                     expires_at: float | None = None, now: float | None = None) -> tuple[str, float]:
+        """A new one-time code for ``kiosk_id``; returns (code, expires_at). Only its hash is stored.
+
+        A new invitation replaces the kiosk's unused codes and lifts a lock left by wrong codes
+        (the technician who issues it is talking to the person at the kiosk).
+        """
+        if not valid_kiosk_id(kiosk_id):
+            raise ValueError("a kiosk id is 1-64 letters, digits, '.', '_' or '-'")
+        now = time.time() if now is None else now
+        expires_at = now + float(ttl_hours) * 3600.0 if expires_at is None else float(expires_at)
+        code = new_enrolment_code()
+        with self._tx(write=True) as cur:
+            self._lock_name(cur, f"register:{kiosk_id}")
+            cur.execute("DELETE FROM enrolment_codes WHERE kiosk_id = ? AND used_at IS NULL", (kiosk_id,))
+            cur.execute("INSERT INTO enrolment_codes(code_hash, kiosk_id, created_at, expires_at) VALUES (?, ?, ?, ?)",
+                        (code_hash(kiosk_id, code), kiosk_id, now, expires_at))
+            cur.execute("DELETE FROM register_failures WHERE kiosk_id = ?", (kiosk_id,))
+        return code, expires_at
+
+    def register_kiosk(self, kiosk_id: str, code: str, public_key_pem: str, *, now: float | None = None,
+                       max_failures: int = MAX_CODE_FAILURES, lock_seconds: float = LOCK_SECONDS) -> dict:
+        """Register ``public_key_pem`` for ``kiosk_id`` with a one-time code, in one transaction.
+
+        ``public_key_pem`` must already be checked and in canonical form (``keys.public_pem``).
+        Returns ``{"outcome": ...}``:
+          ``registered`` (code consumed, key stored; ``new`` says if the kiosk was unknown before),
+          ``already`` (the code was used for this very key, which is still the kiosk's: a retry),
+          ``bad_code`` (unknown, wrong, expired or used: which is not said; counted), or
+          ``locked`` (too many wrong codes; ``retry_after`` seconds). Nothing changes but the count.
+        """
+        now = time.time() if now is None else now
+        with self._tx(write=True) as cur:
+            self._lock_name(cur, f"register:{kiosk_id}")
+            row = cur.one("SELECT kiosk_id, expires_at, used_at, used_key FROM enrolment_codes WHERE code_hash = ?",
+                          (code_hash(kiosk_id, code),))
+            if row is not None and row["kiosk_id"] != kiosk_id:  # a hash collision across ids: never
+                row = None
+            current = cur.one("SELECT public_key FROM kiosks WHERE kiosk_id = ?", (kiosk_id,))
+            current_key = current["public_key"] if current else None
+            # A kiosk whose answer was lost retries with the same code and key: it must not be stuck,
+            # and confirming a code that can no longer be used gives a guesser nothing.
+            if row is not None and row["used_at"] is not None and row["used_key"] == public_key_pem \
+                    and current_key == public_key_pem:
+                return {"outcome": "already", "registered_at": row["used_at"]}
+            fails = cur.one("SELECT failures, locked_until FROM register_failures WHERE kiosk_id = ?", (kiosk_id,))
+            if fails and fails["locked_until"] and fails["locked_until"] > now:
+                return {"outcome": "locked", "retry_after": max(1, int(fails["locked_until"] - now + 0.999))}
+            if row is None or row["used_at"] is not None or row["expires_at"] <= now:
+                failures = (fails["failures"] if fails and not fails["locked_until"] else 0) + 1
+                locked_until = now + lock_seconds if failures >= max_failures else None
+                cur.execute("DELETE FROM register_failures WHERE kiosk_id = ?", (kiosk_id,))
+                cur.execute("INSERT INTO register_failures(kiosk_id, failures, locked_until) VALUES (?, ?, ?)",
+                            (kiosk_id, failures, locked_until))
+                return {"outcome": "bad_code", "failures": failures, "locked": locked_until is not None}
+            cur.execute("UPDATE enrolment_codes SET used_at = ?, used_key = ? WHERE code_hash = ?",
+                        (now, public_key_pem, code_hash(kiosk_id, code)))
+            cur.execute("DELETE FROM register_failures WHERE kiosk_id = ?", (kiosk_id,))
+            if current is None:
+                cur.execute("INSERT INTO kiosks(kiosk_id, public_key, added_at) VALUES (?, ?, ?)",
+                            (kiosk_id, public_key_pem, now))
+            else:
+                cur.execute("UPDATE kiosks SET public_key = ? WHERE kiosk_id = ?", (public_key_pem, kiosk_id))
+            return {"outcome": "registered", "registered_at": now, "new": current is None,
+                    "rekeyed": current_key is not None and current_key != public_key_pem}
+
+    def enrolment_codes(self, kiosk_id: str | None = None) -> list[dict]:
+        """The stored rows (hashes, never codes), for `central kiosk list` and tests."""
+        where, args = ("WHERE kiosk_id = ?", (kiosk_id,)) if kiosk_id else ("", ())
+        with self._tx(write=False) as cur:
+            return cur.all(f"SELECT code_hash, kiosk_id, created_at, expires_at, used_at FROM enrolment_codes {where} "
+                           "ORDER BY created_at", args)
+
     # --- packets --------------------------------------------------------------------------------
     def get_packet(self, packet_id: str, *, body: bool = False) -> dict | None:
         cols = _PACKET_COLS + (", body" if body else "")
@@ -194,6 +318,9 @@ class Store:
 
     def _lock_nik(self, cur, packet_id: str) -> None:
         """SQLite's write transaction already excludes every other writer."""
+
+    def _lock_name(self, cur, name: str) -> None:
+        """Serialise the transactions that name ``name``; SQLite's write transaction already does."""
 
     def _event(self, cur, kiosk_id: str, packet_id: str, status: str, detail: dict | None, at: float) -> None:
         # The UPDATE takes the kiosk row's lock until commit: sequence numbers commit in order.
@@ -352,6 +479,10 @@ class PostgresStore(Store):
         row = cur.one("SELECT nik FROM packets WHERE packet_id = ?", (packet_id,))
         if row:
             cur.execute("SELECT pg_advisory_xact_lock(hashtext(?))", (row["nik"],))
+
+    def _lock_name(self, cur, name: str) -> None:
+        # Two registrations of one kiosk at once (a retry racing the first try) run one after the other.
+        cur.execute("SELECT pg_advisory_xact_lock(hashtext(?))", (name,))
 
 
 def open_store(url: str) -> Store:

@@ -259,6 +259,28 @@ def cmd_sync(args) -> int:
     return 0 if report.ok else 1
 
 
+def cmd_register(args) -> int:
+    import datetime as dt
+
+    from kiosk import register
+    config = _config(args)
+    url = args.url or config.get("central", "url")
+    try:
+        pem = register.read_public_key(config.data_dir)
+        result = register.register(url, config.kiosk_id, pem, args.code,
+                                   timeout=config.get("sync", "timeout_seconds"))
+    except register.RegisterError as exc:
+        print(f"{exc.message.id}\n{exc.message.en}", file=sys.stderr)
+        return exc.exit_code
+    at = dt.datetime.fromtimestamp(result["registered_at"], dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+    if result["already"]:
+        print(f"kios {result['kiosk_id']} sudah terdaftar dengan kunci ini sejak {at}\n"
+              f"kiosk {result['kiosk_id']} was already registered with this key at {at}")
+    else:
+        print(f"kios {result['kiosk_id']} terdaftar di pusat {at}\nkiosk {result['kiosk_id']} registered at the centre {at}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="kiosk", description="ektp-kiosk: e-KTP enrollment kiosk")
     p.add_argument("--config", help="configuration file (default: $KIOSK_CONFIG or built-in defaults)")
@@ -305,6 +327,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     kg = add("keygen", cmd_keygen, "create the kiosk's signing key pair; prints the public key's path")
     kg.add_argument("--force", action="store_true", help="replace an existing key (orphans the queue at the centre)")
+
+    rg = add("register", cmd_register, "register the kiosk's public key at the centre with a one-time code")
+    rg.add_argument("--code", required=True, help="the code from `central kiosk invite`")
+    rg.add_argument("--url", help="the centre's address (default: [central] url)")
 
     sy = add("sync", cmd_sync, "show the sync state; --once sends the queue and pulls status now")
     sy.add_argument("--once", action="store_true", help="one round now: send, pull status, purge")

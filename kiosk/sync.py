@@ -112,8 +112,9 @@ def answer_failure(status: int, body: bytes) -> Failure:
                      "Not resent automatically; call a technician.", "hold", status)
     if status == 403:
         return _fail("unknown_kiosk", "Pusat tidak mengenal kios ini (403): kunci kios belum didaftarkan di pusat "
-                     "(central kiosk add). Hubungi teknisi.", "The centre does not know this kiosk (403): its key "
-                     "is not registered there (central kiosk add). Call a technician.", "kiosk", status)
+                     "(kiosk register --code, atau central kiosk add). Hubungi teknisi.", "The centre does not know "
+                     "this kiosk (403): its key is not registered there (kiosk register --code, or central kiosk "
+                     "add). Call a technician.", "kiosk", status)
     if status == 422:
         detail = code or "bad_packet"
         return _fail("refused", f"Pusat menolak paket ({detail}, 422): rusak di jalan atau tanda tangan salah. "
