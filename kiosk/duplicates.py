@@ -64,41 +64,39 @@ def template_of(meta: dict, png: bytes | None, position: int):
     return extract_png(bytes(png), position=position)
 
 
-def draft_records(conn: sqlite3.Connection, enrollment_id: str) -> dict[int, bytes]:
-    """``{position: ISO 19794-2 record}`` of every captured finger of a draft, as the gallery
-    keeps them: the record extracted at capture when it is of the current algorithm, else one
-    extracted again from the lossless PNG."""
+def draft_records(conn: sqlite3.Connection, enrollment_id: str) -> dict[int, tuple[bytes, object]]:
+    """``{position: (ISO 19794-2 record, its Template)}`` of every captured finger of a draft, as the
+    gallery keeps them: the record extracted at capture when it is of the current algorithm, else
+    one extracted again from the lossless PNG (read only then: it is ~20 KB a finger)."""
     from kiosk.biometrics.gallery import encode_templates
     from kiosk.biometrics.iso19794 import decode
     from kiosk.biometrics.minutiae import ALGORITHM
     out = {}
-    for p in conn.execute("SELECT position, meta, data FROM enrollment_parts WHERE enrollment_id = ? "
+    for p in conn.execute("SELECT position, meta FROM enrollment_parts WHERE enrollment_id = ? "
                           "AND kind = 'finger' AND data IS NOT NULL ORDER BY position", (enrollment_id,)):
         pos, meta = int(p["position"]), json.loads(p["meta"])
         if meta.get("template") and meta.get("algorithm") == ALGORITHM:
             try:
                 rec = base64.b64decode(meta["template"])
-                if decode(rec).position == pos:
-                    out[pos] = rec
+                t = decode(rec)
+                if t.position == pos:
+                    out[pos] = (rec, t)
                     continue
             except Exception:  # noqa: BLE001 - a damaged blob: re-extract from the lossless image
                 log.warning("stored template of finger %d unreadable; re-extracting", pos)
-        t = template_of({}, p["data"], pos)
+        png = conn.execute("SELECT data FROM enrollment_parts WHERE enrollment_id = ? AND kind = 'finger' "
+                           "AND position = ?", (enrollment_id, pos)).fetchone()["data"]
+        t = template_of({}, png, pos)
         if t is not None:
-            out[pos] = encode_templates({pos: t})[0][1]
+            rec = encode_templates({pos: t})[0][1]
+            out[pos] = (rec, decode(rec))
     return out
 
 
-def draft_templates(conn: sqlite3.Connection, enrollment_id: str) -> dict:
-    """``{position: Template}`` of every captured finger of a draft."""
-    from kiosk.biometrics.iso19794 import decode
-    return {pos: decode(rec) for pos, rec in draft_records(conn, enrollment_id).items()}
-
-
-def gallery_rows(records: dict[int, bytes], probe: dict) -> list[tuple[int, bytes, object]]:
+def gallery_rows(records: dict[int, tuple[bytes, object]], probe: dict) -> list[tuple[int, bytes, object]]:
     """What the gallery keeps of a committed person: ``[(position, ISO record, prefilter vector)]``."""
     from kiosk.biometrics.gallery import prefilter_vector
-    return [(pos, rec, prefilter_vector(probe[pos])) for pos, rec in sorted(records.items())]
+    return [(pos, rec, prefilter_vector(probe[pos])) for pos, (rec, _) in sorted(records.items())]
 
 
 # --- the duplicate check -----------------------------------------------------------------------
@@ -207,6 +205,6 @@ class Reviews:
         return self.of(enrollment_id, full=True)
 
 
-__all__ = ["DECISIONS", "Reviews", "template_meta", "template_of", "draft_records", "draft_templates",
+__all__ = ["DECISIONS", "Reviews", "template_meta", "template_of", "draft_records",
            "gallery_rows", "probe", "suspects", "flag",
            "mask_nik"]

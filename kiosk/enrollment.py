@@ -572,7 +572,6 @@ class Enrollments:
 
     def _commit(self, operator: Operator, enrollment_id: str, override: dict | None) -> dict:
         from kiosk.biometrics.gallery import save_templates
-        from kiosk.biometrics.iso19794 import decode
         approved_by = None
         row = self._row(enrollment_id)
         previous = self._committed_elsewhere(row["nik"], enrollment_id)
@@ -588,15 +587,14 @@ class Enrollments:
             self.operators.require(sup, "supervisor")
             approved_by = {"supervisor": sup.id, "reason": reason[:500], "previous": previous}
         # The 1:N search runs before the write transaction (it takes ~0.1 s and must not hold the
-        # database's write lock); the templates were extracted at capture time. The probe's
-        # cylinders and prefilter vectors are computed once, for the search and for the gallery.
-        # Prepared from the ISO records, as the gallery's rebuild at start will prepare them.
+        # database's write lock). The templates were extracted at capture time; the probe is
+        # prepared once from their ISO records (as the gallery's rebuild at start prepares them)
+        # and serves both the search and the gallery.
         records = duplicates.draft_records(self.store.conn, enrollment_id)
-        templates = {pos: decode(rec) for pos, rec in records.items()}
-        probe = duplicates.probe(templates)
+        probe = duplicates.probe({pos: t for pos, (_, t) in records.items()})
         found = duplicates.suspects(self.store.conn, self.gallery, enrollment_id, row["nik"], probe)
         gallery_rows = duplicates.gallery_rows(records, probe)
-        template_rows = [(pos, rec, int(templates[pos].quality)) for pos, rec in sorted(records.items())]
+        template_rows = [(pos, rec, int(t.quality)) for pos, (rec, t) in sorted(records.items())]
         t = now()
         with self.store.transaction() as conn:
             row = self._draft(conn, enrollment_id)

@@ -143,6 +143,24 @@ def test_templates_are_extracted_at_capture_and_saved_at_commit(kiosk, demo):
     assert len(kiosk.gallery) == 1
 
 
+def test_templates_of_an_older_extractor_are_extracted_again_from_the_png_at_commit(kiosk, demo):
+    import json
+
+    from kiosk.biometrics.iso19794 import decode
+    eid = complete_enrollment(kiosk, demo)
+    with kiosk.store.transaction() as conn:
+        for pos, change in ((3, {"template": None}), (4, {"algorithm": "an-older-extractor"})):
+            meta = json.loads(conn.execute("SELECT meta FROM enrollment_parts WHERE enrollment_id = ? AND kind = "
+                                           "'finger' AND position = ?", (eid, pos)).fetchone()["meta"])
+            conn.execute("UPDATE enrollment_parts SET meta = ? WHERE enrollment_id = ? AND kind = 'finger' "
+                         "AND position = ?", (json.dumps({**meta, **change}), eid, pos))
+    kiosk.enrollments.commit(demo, eid)
+    rows = {r["position"]: decode(bytes(r["template"])) for r in kiosk.store.query(
+        "SELECT position, template FROM finger_templates WHERE enrollment_id = ?", (eid,))}
+    assert sorted(rows) == list(range(1, 11))
+    assert rows[3].position == 3 and len(rows[3]) >= 12 and rows[4].position == 4 and len(rows[4]) >= 12
+
+
 # --- duplicate search at commit, through the API ------------------------------------------------
 def enrol(client, auth, nik, biodata, subject) -> str:
     """One resident through the HTTP API; ``subject`` is the synthetic person at sensor and camera."""
