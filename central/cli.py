@@ -6,7 +6,6 @@ import argparse
 import json
 import logging
 import os
-import re
 import signal
 import sys
 from pathlib import Path
@@ -43,15 +42,21 @@ def cmd_keygen(args) -> int:
     return 0
 
 
+def _kiosk_id(args) -> str:
+    from central.store import valid_kiosk_id
+    kiosk_id = args.kiosk_id.strip()
+    # The id travels in URL paths and signed request lines: keep it to characters that need no quoting.
+    if not valid_kiosk_id(kiosk_id):
+        raise KioskError("bad_kiosk_id", "Id kios harus 1-64 huruf, angka, '.', '_' atau '-'.",
+                         "A kiosk id is 1-64 letters, digits, '.', '_' or '-'.")
+    return kiosk_id
+
+
 def cmd_kiosk_add(args) -> int:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
     from kiosk import keys
-    kiosk_id = args.kiosk_id.strip()
-    # The id travels in URL paths and signed request lines: keep it to characters that need no quoting.
-    if not re.fullmatch(r"[A-Za-z0-9._-]{1,64}", kiosk_id):
-        raise KioskError("bad_kiosk_id", "Id kios harus 1-64 huruf, angka, '.', '_' atau '-'.",
-                         "A kiosk id is 1-64 letters, digits, '.', '_' or '-'.")
+    kiosk_id = _kiosk_id(args)
     public = keys.load_public_key(args.public_key_file, Ed25519PublicKey)
     store = _store(args)
     try:
@@ -66,11 +71,7 @@ def cmd_kiosk_add(args) -> int:
 def cmd_kiosk_invite(args) -> int:
     import datetime as dt
 
-    from central.store import valid_kiosk_id
-    kiosk_id = args.kiosk_id.strip()
-    if not valid_kiosk_id(kiosk_id):
-        raise KioskError("bad_kiosk_id", "Id kios harus 1-64 huruf, angka, '.', '_' atau '-'.",
-                         "A kiosk id is 1-64 letters, digits, '.', '_' or '-'.")
+    kiosk_id = _kiosk_id(args)
     if not args.ttl_hours > 0:
         raise KioskError("bad_ttl", "--ttl-hours harus lebih dari 0.", "--ttl-hours must be more than 0.")
     store = _store(args)
