@@ -94,9 +94,10 @@ def draft_records(conn: sqlite3.Connection, enrollment_id: str) -> dict[int, tup
 
 
 def gallery_rows(records: dict[int, tuple[bytes, object]], probe: dict) -> list[tuple[int, bytes, object]]:
-    """What the gallery keeps of a committed person: ``[(position, ISO record, prefilter vector)]``."""
-    from kiosk.biometrics.gallery import prefilter_vector
-    return [(pos, rec, prefilter_vector(probe[pos])) for pos, (rec, _) in sorted(records.items())]
+    """What the gallery keeps of a committed person: ``[(position, ISO record, prefilter vector)]``,
+    the vector already quantised as the gallery stores it."""
+    from kiosk.biometrics.gallery import prefilter_vector, quantised
+    return [(pos, rec, quantised(prefilter_vector(probe[pos]))) for pos, (rec, _) in sorted(records.items())]
 
 
 # --- the duplicate check -----------------------------------------------------------------------

@@ -573,7 +573,7 @@ class Enrollments:
     def _commit(self, operator: Operator, enrollment_id: str, override: dict | None) -> dict:
         from kiosk.biometrics.gallery import save_templates
         approved_by = None
-        row = self._row(enrollment_id)
+        row = self._row(enrollment_id)  # again: another commit may have saved it while we waited
         previous = self._committed_elsewhere(row["nik"], enrollment_id)
         if previous and row["state"] == "draft":
             override = override or {}
@@ -598,7 +598,8 @@ class Enrollments:
         t = now()
         with self.store.transaction() as conn:
             row = self._draft(conn, enrollment_id)
-            parts = self._parts(enrollment_id, conn)
+            # One read of the parts, blobs included, serves the completeness check and the record.
+            parts = conn.execute(packet.PARTS_SQL, (enrollment_id,)).fetchall()
             missing = self._missing(row, parts)
             if missing:
                 raise Conflict("incomplete", "Perekaman belum lengkap: " + ", ".join(missing),
@@ -606,10 +607,12 @@ class Enrollments:
             day = dt.datetime.fromtimestamp(t).strftime("%Y%m%d")
             seq = self.store.next_counter(conn, f"registration:{day}")
             registration_id = f"{self.kiosk_id}-{day}-{seq:04d}"
+            override_json = json.dumps(approved_by) if approved_by else None
             conn.execute("UPDATE enrollments SET state = 'committed', step = 'done', registration_id = ?, "
                          "status = 'captured', override = ?, committed_at = ?, updated_at = ? WHERE id = ?",
-                         (registration_id, json.dumps(approved_by) if approved_by else None, t, t, enrollment_id))
-            record = packet.collect(conn, enrollment_id, kiosk_id=self.kiosk_id)
+                         (registration_id, override_json, t, t, enrollment_id))
+            committed = dict(row, registration_id=registration_id, override=override_json, committed_at=t)
+            record = packet.collect(conn, enrollment_id, kiosk_id=self.kiosk_id, enrollment=committed, parts=parts)
             packet_id = str(uuid.uuid4())
             seal = self.sealer
             payload, fmt = packet.pack(record, sealer=(lambda r: seal(r, packet_id)) if seal else None)

@@ -74,11 +74,22 @@ class Record(NamedTuple):
         return cls(dict(rec, parts=parts), [base64.b64decode(p["data"]) for p in rec["parts"]])
 
 
-def collect(conn: sqlite3.Connection, enrollment_id: str, *, kiosk_id: str) -> Record:
-    e = conn.execute("SELECT * FROM enrollments WHERE id = ?", (enrollment_id,)).fetchone()
+# What a record is built from; also all the commit needs to check a draft is complete.
+PARTS_SQL = ("SELECT kind, position, meta, length(data) AS size, data FROM enrollment_parts "
+             "WHERE enrollment_id = ? ORDER BY kind, position")
+
+
+def collect(conn: sqlite3.Connection, enrollment_id: str, *, kiosk_id: str, enrollment=None,
+            parts: list | None = None) -> Record:
+    """The record of an enrollment. The commit passes the ``enrollment`` row (as it is being
+    committed) and the ``parts`` rows (:data:`PARTS_SQL`) it has read in its own transaction."""
+    e = enrollment or conn.execute("SELECT * FROM enrollments WHERE id = ?", (enrollment_id,)).fetchone()
+    if parts is None:
+        parts_rows = conn.execute(PARTS_SQL, (enrollment_id,))
+    else:
+        parts_rows = sorted(parts, key=lambda p: (p["kind"], p["position"]))
     parts, blobs, exceptions = [], [], []
-    for p in conn.execute("SELECT kind, position, data, meta FROM enrollment_parts WHERE enrollment_id = ? "
-                          "ORDER BY kind, position", (enrollment_id,)):
+    for p in parts_rows:
         meta = json.loads(p["meta"])
         if p["kind"] == "exception":
             exceptions.append({"position": p["position"], "reason": meta["reason"], "by": meta.get("by")})

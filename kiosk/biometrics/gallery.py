@@ -150,7 +150,8 @@ class Gallery:
         self.add_prepared(person_id, nik, rows)
 
     def add_prepared(self, person_id: str, nik: str, rows) -> None:
-        """Add rows already computed: ``[(position, iso_record, prefilter_vector)]``."""
+        """Add rows already computed: ``[(position, iso_record, prefilter_vector)]``, the vector
+        raw or as :func:`quantised` gives it (then nothing is computed under the lock)."""
         with self._lock:
             if person_id in self._index:
                 self.remove(person_id)
@@ -166,7 +167,7 @@ class Gallery:
                     self._pvec[pos] = _resized(self._pvec[pos], cap, slot)
                     self._pscale[pos] = _resized(self._pscale[pos], cap, slot)
                     self._pperson[pos] = _resized(self._pperson[pos], cap, slot)
-                self._pvec[pos][slot], self._pscale[pos][slot] = _quantised(vec)
+                self._pvec[pos][slot], self._pscale[pos][slot] = vec if isinstance(vec, tuple) else quantised(vec)
                 self._pperson[pos][slot] = idx
                 self._pn[pos] += 1
                 self._row_person[r], self._row_position[r], self._row_slot[r] = idx, pos, slot
@@ -269,7 +270,7 @@ class Gallery:
         return p
 
 
-def _quantised(vec) -> tuple[np.ndarray, np.float32]:
+def quantised(vec) -> tuple[np.ndarray, np.float32]:
     """A prefilter vector as stored: uint8 entries, largest 255, and the scale back to it."""
     v = np.maximum(np.asarray(vec, np.float32), 0)  # histograms: never negative
     top = float(v.max()) if v.size else 0.0

@@ -127,10 +127,10 @@ def test_prefilter_rows_are_bytes_that_score_like_the_float_vectors(gallery, mat
 def test_quantised_vectors_keep_their_largest_entry_and_zeros():
     v = np.zeros(G.DIM, np.float32)
     v[[3, 40, 200]] = [0.6, 0.3, 0.05]
-    u, scale = G._quantised(v / np.linalg.norm(v))
+    u, scale = G.quantised(v / np.linalg.norm(v))
     assert u.dtype == np.uint8 and u.max() == 255 and (u[v == 0] == 0).all()
     assert np.allclose(u * scale, v / np.linalg.norm(v), atol=scale / 2 + 1e-7)
-    zero, zscale = G._quantised(np.zeros(G.DIM, np.float32))
+    zero, zscale = G.quantised(np.zeros(G.DIM, np.float32))
     assert not zero.any() and zscale == 0
 
 
