@@ -139,6 +139,13 @@ class Enrollments:
                 missing.append(f"verify:{pos}")
         return missing
 
+    @classmethod
+    def _require_complete(cls, row: sqlite3.Row, parts: list[sqlite3.Row]) -> None:
+        missing = cls._missing(row, parts)
+        if missing:
+            raise Conflict("incomplete", "Perekaman belum lengkap: " + ", ".join(missing),
+                           "The enrollment is incomplete: " + ", ".join(missing), missing=missing)
+
     @staticmethod
     def _next_step(missing: list[str]) -> str:
         for step in STEPS[:-1]:
@@ -563,10 +570,12 @@ class Enrollments:
         """Save the record for good: enrollment, outbox entry and audit entry in one transaction."""
         self.operators.require(operator, "operator")
         row = self._row(enrollment_id)
-        missing = self._missing(row, self._parts(enrollment_id)) if row["state"] == "draft" else []
-        if missing:  # before asking for a supervisor: an incomplete record cannot be saved anyway
-            raise Conflict("incomplete", "Perekaman belum lengkap: " + ", ".join(missing),
-                           "The enrollment is incomplete: " + ", ".join(missing), missing=missing)
+        # Before asking for a supervisor or searching: an incomplete record cannot be saved anyway.
+        # Every change of a part recomputes the draft's step, which is "review" only when nothing
+        # is missing; so only a draft at another step has its parts read here (the transaction
+        # checks them all again).
+        if row["state"] == "draft" and row["step"] != "review":
+            self._require_complete(row, self._parts(enrollment_id))
         with self._commit_lock:
             return self._commit(operator, enrollment_id, override)
 
@@ -600,10 +609,7 @@ class Enrollments:
             row = self._draft(conn, enrollment_id)
             # One read of the parts, blobs included, serves the completeness check and the record.
             parts = conn.execute(packet.PARTS_SQL, (enrollment_id,)).fetchall()
-            missing = self._missing(row, parts)
-            if missing:
-                raise Conflict("incomplete", "Perekaman belum lengkap: " + ", ".join(missing),
-                               "The enrollment is incomplete: " + ", ".join(missing), missing=missing)
+            self._require_complete(row, parts)
             day = dt.datetime.fromtimestamp(t).strftime("%Y%m%d")
             seq = self.store.next_counter(conn, f"registration:{day}")
             registration_id = f"{self.kiosk_id}-{day}-{seq:04d}"

@@ -67,6 +67,33 @@ def test_commit_of_incomplete_record_lists_missing_and_changes_nothing(kiosk, de
     assert kiosk.enrollments.get(eid)["state"] == "draft"
 
 
+def test_commit_checks_the_parts_themselves_not_only_the_step(kiosk, demo):
+    # The step says "review" (nothing missing) but a finger vanished behind the service's back, as
+    # from a damaged database: the transaction's own check refuses, and nothing is written.
+    eid = complete_enrollment(kiosk, demo)
+    with kiosk.store.transaction() as conn:
+        conn.execute("DELETE FROM enrollment_parts WHERE enrollment_id = ? AND kind = 'finger' AND position = 5",
+                     (eid,))
+    assert kiosk.store.one("SELECT step FROM enrollments WHERE id = ?", (eid,))["step"] == "review"
+    before = count(kiosk, "audit")
+    with pytest.raises(Conflict) as info:
+        kiosk.enrollments.commit(demo, eid)
+    assert info.value.code == "incomplete" and info.value.details["missing"] == ["finger:5"]
+    assert count(kiosk, "outbox") == 0 and count(kiosk, "audit") == before
+    assert count(kiosk, "finger_templates") == 0 and kiosk.enrollments.get(eid)["state"] == "draft"
+
+
+def test_incomplete_draft_is_refused_before_the_duplicate_search(kiosk, demo, monkeypatch):
+    from kiosk import duplicates
+    eid = complete_enrollment(kiosk, demo)
+    kiosk.enrollments.finger_exception(demo, eid, 4, "injured")  # awaits a supervisor's approval
+    searched = []
+    monkeypatch.setattr(duplicates, "suspects", lambda *a, **kw: searched.append(a) or [])
+    with pytest.raises(Conflict) as info:
+        kiosk.enrollments.commit(demo, eid)
+    assert info.value.details["missing"] == ["approval:4"] and searched == []
+
+
 def test_invalid_nik_creates_nothing(kiosk, demo):
     with pytest.raises(InvalidInput) as info:
         kiosk.enrollments.create(demo, "640306410790000", dict(BIODATA))
