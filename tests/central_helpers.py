@@ -43,8 +43,9 @@ class Central:
     """One `central run` process; ``stop``/``start`` restart it on the same port and database."""
 
     def __init__(self, data_dir: Path, port: int | None = None, *, netns: str | None = None,
-                 host: str = "127.0.0.1"):
+                 host: str = "127.0.0.1", log_file: Path | None = None):
         self.data_dir = Path(data_dir)
+        self.log_file = log_file  # the centre's log (stderr), appended to; discarded when None
         self.port = port or free_port()
         self.host = host
         self.netns = netns
@@ -69,8 +70,12 @@ class Central:
                "--host", self.host, "--port", str(self.port)]
         if self.netns:
             cmd = ["ip", "netns", "exec", self.netns, *cmd]
-        self.proc = subprocess.Popen(cmd, cwd=ROOT, env=env(), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                                     text=True)
+        log = open(self.log_file, "ab") if self.log_file else subprocess.DEVNULL
+        try:
+            self.proc = subprocess.Popen(cmd, cwd=ROOT, env=env(), stdout=subprocess.PIPE, stderr=log, text=True)
+        finally:
+            if self.log_file:
+                log.close()  # the child holds its own copy
         line = self.proc.stdout.readline()  # "ektp-central serving on ..." once it listens
         if "serving on" not in line:
             self.proc.kill()

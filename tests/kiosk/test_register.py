@@ -128,3 +128,32 @@ def test_bad_key_422(centre):
     assert exc.value.code == 422 and json.loads(exc.value.read())["error"] == "bad_key"
     assert sqlite3.connect(centre.data_dir / "central.db").execute(
         "SELECT used_at FROM enrolment_codes WHERE kiosk_id = 'REG-KEY'").fetchone() == (None,)
+
+
+def test_centre_log_names_registrations_but_holds_no_code_or_key(tmp_path, capsys):
+    log_file = tmp_path / "central.log"
+    c = Central(tmp_path / "centre-logged", log_file=log_file).start()
+    try:
+        conf, data = _kiosk(tmp_path, c.url, c.public_key, "REG-LOG")
+        wrong = "WXYZ-2345-6789-ABCD"
+        rc, _, _ = run(conf, "--code", wrong, capsys=capsys)
+        assert rc == 3
+        code = invite(c, "REG-LOG")
+        rc, _, _ = run(conf, "--code", code, capsys=capsys)
+        assert rc == 0
+        other = c.public_key.read_text()  # an X25519 key where an Ed25519 one belongs: refused, 422
+        req = urllib.request.Request(f"{c.url}/api/v1/kiosks/REG-LOG/register", method="POST",
+                                     data=json.dumps({"code": (third := invite(c, "REG-LOG")), "public_key": other}
+                                                     ).encode(), headers={"Content-Type": "application/json"})
+        with pytest.raises(urllib.error.HTTPError):
+            urllib.request.urlopen(req, timeout=30)
+    finally:
+        c.stop()
+    text = log_file.read_text()
+    # The log is written, and says what happened to whom...
+    assert "REG-LOG" in text and "bad code" in text and "enrolment code" in text
+    # ...but nothing a thief of the log could use: no code (in either spelling), no key material.
+    pem_body = "".join(line for line in keys.kiosk_key_paths(data)[1].read_text().splitlines() if "-----" not in line)
+    for secret in (wrong, wrong.replace("-", ""), code, code.replace("-", ""), code.lower(), third, pem_body,
+                   pem_body[:24], "".join(line for line in other.splitlines() if "-----" not in line)[:24]):
+        assert secret not in text, "a code or key reached the centre's log"
