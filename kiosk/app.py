@@ -71,11 +71,19 @@ class Kiosk:
             log.warning("SIMULATED DEVICES: training mode; demo supervisor 'demo' is enabled")
         elif self.devices.simulated_names:
             log.warning("simulated devices: %s", ", ".join(self.devices.simulated_names))
+        self.checkpointer = None
         if start_workers:
+            self.start_checkpointer()
             self._start(self._probe_network, "network-probe")
             self.sync_worker = SyncWorker(self.sync, network=self.devices.network)
             self.sync_worker.start()
             self.power.start()
+
+    def start_checkpointer(self, idle_seconds: float = 1.0) -> None:
+        """WAL checkpoints in idle time instead of inside a commit (kiosk/checkpoint.py)."""
+        from kiosk.checkpoint import IdleCheckpointer
+        if self.checkpointer is None:
+            self.checkpointer = IdleCheckpointer(self.store, idle_seconds=idle_seconds).start()
 
     def _start(self, target, name: str) -> None:
         t = threading.Thread(target=target, name=name, daemon=True)
@@ -109,6 +117,8 @@ class Kiosk:
         self.power.stop()
         if self.sync_worker is not None:
             self.sync_worker.stop()
+        if self.checkpointer is not None:
+            self.checkpointer.stop()
         for t in self._threads:
             t.join(timeout=5)
         self.devices.close()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import sqlite3
+import struct
 import threading
 import time
 from pathlib import Path
@@ -266,6 +267,8 @@ class Store:
         self._connections: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
         self._closed = False
+        # Set after every committed write transaction: kiosk.checkpoint waits on it for idle time.
+        self.written = threading.Event()
         self.migrate()
 
     # --- connections -------------------------------------------------------------------------
@@ -348,6 +351,29 @@ class Store:
                 with contextlib.suppress(sqlite3.Error):
                     conn.execute("ROLLBACK")
                 raise storage_error(exc) from exc
+            self.written.set()
+
+    def wal_pending_frames(self) -> int | None:
+        """WAL frames not yet copied into the database file, read from the wal-index header in
+        the -shm file (sqlite.org/walformat.html: mxFrame at byte 16, nBackfill at byte 96, native
+        byte order) without touching the database; None when there is no readable index."""
+        try:
+            with open(f"{self.path}-shm", "rb") as f:
+                head = f.read(136)
+        except OSError:
+            return None
+        if len(head) < 136:
+            return None
+        (mx_frame,), (backfilled,) = struct.unpack_from("=I", head, 16), struct.unpack_from("=I", head, 96)
+        return max(0, mx_frame - backfilled)
+
+    def checkpoint(self) -> dict | None:
+        """Copy the WAL's committed pages into the database file without blocking writers
+        (PASSIVE); ``{"log": frames, "checkpointed": frames}``, or None when closed or busy."""
+        if self._closed:
+            return None
+        busy, frames, done = self.conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        return None if busy else {"log": frames, "checkpointed": done}
 
     def query(self, sql: str, params=()) -> list[sqlite3.Row]:
         try:
