@@ -312,6 +312,37 @@ def bench_commits(kiosk, op, template: str, n: int, tmp: Path) -> dict:
     return out
 
 
+def bench_spaced(kiosk, op, template: str, n: int, gap: float) -> dict:
+    """Whole commits ``gap`` seconds apart (the field's minutes between residents, shortened), first
+    with SQLite's autocheckpoint alone, then with the idle checkpointer (kiosk/checkpoint.py)."""
+    drafts = clone_drafts(kiosk, template, range(5000, 5000 + 2 * n))
+    kiosk.store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    out = {}
+    try:
+        for mode, batch in (("autocheckpoint", drafts[:n]), ("idle", drafts[n:])):
+            if mode == "idle":
+                kiosk.start_checkpointer(idle_seconds=gap / 2)
+            times = []
+            for eid in batch:
+                time.sleep(gap)
+                t0 = time.perf_counter()
+                kiosk.enrollments.commit(op, eid)
+                times.append(time.perf_counter() - t0)
+                kiosk.enrollments.gallery.remove(eid)  # as in bench_commits: the clones share fingers
+            out[mode] = {"p50_ms": round(percentile(times, 50) * 1000, 2),
+                         "p95_ms": round(percentile(times, 95) * 1000, 2),
+                         "max_ms": round(max(times) * 1000, 2)}
+        out["checkpoints_in_idle_time"] = kiosk.checkpointer.checkpoints
+    finally:
+        if kiosk.checkpointer is not None:
+            kiosk.checkpointer.stop()
+            kiosk.checkpointer = None
+    with kiosk.store.transaction() as conn:
+        conn.execute("UPDATE outbox SET state = 'sent' WHERE state = 'queued'")
+    out.update(n=n, gap_s=gap)
+    return out
+
+
 def queue_packets(kiosk, template: str, count: int, first_serial: int) -> int:
     """``count`` sealed packets in the outbox, each a distinct record (own ids, NIK), like commits make."""
     from kiosk import outbox, packet
@@ -528,6 +559,8 @@ def main(argv=None) -> int:
     p.add_argument("--packets", type=int, default=1000, help="queue length for the drain (default 1000)")
     p.add_argument("--small", type=int, default=100, help="the short queue for the memory comparison")
     p.add_argument("--commits", type=int, default=40, help="commits timed with sealing (and as many without)")
+    p.add_argument("--spaced", type=int, default=26, help="commits timed with idle gaps, per mode (default 26)")
+    p.add_argument("--gap", type=float, default=0.4, help="seconds between the spaced commits (default 0.4)")
     p.add_argument("--link-packets", type=int, default=4, help="packets sent over the 1 Mbit/s link (~6 s each)")
     p.add_argument("--json", help="also write the figures to this file")
     p.add_argument("--link-child", action="store_true", help=argparse.SUPPRESS)
@@ -557,6 +590,8 @@ def main(argv=None) -> int:
 
         log(f"timing {args.commits} sealed and {args.commits} plain commits ...")
         commits = bench_commits(kiosk, op, template, args.commits, tmp)
+        log(f"timing {args.spaced} + {args.spaced} commits {args.gap} s apart, without and with the idle checkpointer ...")
+        spaced = bench_spaced(kiosk, op, template, args.spaced, args.gap)
 
         log(f"queueing {args.packets} sealed packets ...")
         queued_bytes = queue_packets(kiosk, template, args.packets, 100)
@@ -589,7 +624,7 @@ def main(argv=None) -> int:
             central.stop()
     total = time.perf_counter() - t_start
 
-    result = {"commits": commits, "drain": drain, "memory": {"small": mem_small, "long": mem_long},
+    result = {"commits": commits, "spaced": spaced, "drain": drain, "memory": {"small": mem_small, "long": mem_long},
               "link": link, "machine": {"python": platform.python_version(), "sqlite": sqlite3.sqlite_version,
                                         "platform": platform.platform(), "cpus": os.cpu_count()},
               "total_seconds": round(total, 1)}
@@ -622,6 +657,12 @@ def print_table(r: dict, args) -> None:
           f"   target <= 2.0  [{ok}]")
     print(f"   {'  (its write transaction alone / bare)':52}{c['tx_ratio_p50']:>9.2f} {c['tx_ratio_p95']:>9.2f}")
     print(f"   {'  (against the warm bare write)':52}{c['warm_ratio_p50']:>9.2f} {c['warm_ratio_p95']:>9.2f}")
+    sp = r["spaced"]
+    print(f"\n1b. whole commits {sp['gap_s']} s apart, {sp['n']} each          p50 ms    p95 ms    max ms")
+    for label, key in (("WAL checkpoints by SQLite, inside commits", "autocheckpoint"),
+                       ("idle-time checkpointer (kiosk/checkpoint.py)", "idle")):
+        print(f"   {label:52}{sp[key]['p50_ms']:>9.2f} {sp[key]['p95_ms']:>9.2f} {sp[key]['max_ms']:>9.2f}")
+    print(f"   checkpoints run in idle time: {sp['checkpoints_in_idle_time']}")
     print(f"\n2. drain {d['sent']} packets to central on loopback: {d['seconds']:.1f} s "
           f"({d['packets_per_s']} packets/s, {d['mbit_s']} Mbit/s; failed {d['failed']}, held {d['held']})")
     print(f"   the kiosk process used {d['kiosk_cpu_seconds']:.1f} s of CPU of it; the rest is the centre "
