@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import sqlite3
 
@@ -30,38 +31,36 @@ def _write(store: Store, note: str) -> None:
         conn.execute("INSERT INTO audit(at, actor, action) VALUES (0, 'test', ?)", (note,))
 
 
-def test_a_write_reaches_the_database_file_once_the_kiosk_is_idle(tmp_path):
-    store = Store(tmp_path / "k.db")
-    cp = IdleCheckpointer(store, idle_seconds=0.1, min_frames=1).start()
-    try:
-        _write(store, "first")
-        assert wait_until(lambda: cp.checkpoints >= 1, timeout=20)
-        assert _in_main_file(store, tmp_path, "first")
-    finally:
-        cp.stop()
-        store.close()
-
-
-def test_nothing_is_checkpointed_before_the_idle_period(tmp_path):
+@contextlib.contextmanager
+def checkpointed_store(tmp_path, **settings):
     store = Store(tmp_path / "k.db")
     store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # the migrations' pages, out of the way
-    cp = IdleCheckpointer(store, idle_seconds=60).start()
+    cp = IdleCheckpointer(store, **settings).start()
     try:
-        _write(store, "pending")
-        assert not _in_main_file(store, tmp_path, "pending")  # still only in the WAL: it was written
-        assert cp.checkpoints == 0
-        assert store.one("SELECT COUNT(*) AS n FROM audit WHERE action = 'pending'")["n"] == 1
+        yield store, cp
     finally:
         cp.stop()
         store.close()
     assert not cp._thread.is_alive()
 
 
+def test_a_write_reaches_the_database_file_once_the_kiosk_is_idle(tmp_path):
+    with checkpointed_store(tmp_path, idle_seconds=0.1, min_frames=1) as (store, cp):
+        _write(store, "first")
+        assert wait_until(lambda: cp.checkpoints >= 1, timeout=20)
+        assert _in_main_file(store, tmp_path, "first")
+
+
+def test_nothing_is_checkpointed_before_the_idle_period(tmp_path):
+    with checkpointed_store(tmp_path, idle_seconds=60, min_frames=1) as (store, cp):
+        _write(store, "pending")
+        assert not _in_main_file(store, tmp_path, "pending")  # still only in the WAL: it was written
+        assert cp.checkpoints == 0
+        assert store.one("SELECT COUNT(*) AS n FROM audit WHERE action = 'pending'")["n"] == 1
+
+
 def test_a_short_log_is_left_to_grow_while_idle(tmp_path):
-    store = Store(tmp_path / "k.db")
-    store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    cp = IdleCheckpointer(store, idle_seconds=0.05, min_frames=50).start()
-    try:
+    with checkpointed_store(tmp_path, idle_seconds=0.05, min_frames=50) as (store, cp):
         _write(store, "small")
         assert wait_until(lambda: cp.idle_periods >= 1, timeout=20)
         pending = store.wal_pending_frames()
@@ -72,15 +71,10 @@ def test_a_short_log_is_left_to_grow_while_idle(tmp_path):
                          ("x" * 240_000,))
         assert wait_until(lambda: cp.checkpoints >= 1, timeout=20)
         assert _in_main_file(store, tmp_path, "small") and store.wal_pending_frames() == 0
-    finally:
-        cp.stop()
-        store.close()
 
 
 def test_a_closed_store_is_not_checkpointed_and_the_thread_survives(tmp_path):
-    store = Store(tmp_path / "k.db")
-    cp = IdleCheckpointer(store, idle_seconds=0.05, min_frames=1).start()
-    try:
+    with checkpointed_store(tmp_path, idle_seconds=0.05, min_frames=1) as (store, cp):
         store.close()  # as the power policy does on a critical battery
         assert store.checkpoint() is None
         store.written.set()
@@ -90,9 +84,6 @@ def test_a_closed_store_is_not_checkpointed_and_the_thread_survives(tmp_path):
         _write(store, "after")
         assert wait_until(lambda: cp.checkpoints >= 1, timeout=20)
         assert _in_main_file(store, tmp_path, "after")
-    finally:
-        cp.stop()
-        store.close()
 
 
 def test_kiosk_runs_one_with_its_workers_and_stops_it(config):
