@@ -412,8 +412,10 @@ class Store:
     # --- small shared helpers ----------------------------------------------------------------
     def next_counter(self, conn: sqlite3.Connection, name: str) -> int:
         """Increment a named counter inside the caller's transaction."""
-        return conn.execute("INSERT INTO counters(name, value) VALUES (?, 1) "
-                            "ON CONFLICT(name) DO UPDATE SET value = value + 1 RETURNING value", (name,)).fetchone()[0]
+        # Two statements, not RETURNING: that needs SQLite 3.35, and Raspberry Pi OS 11 has 3.34.
+        conn.execute("INSERT INTO counters(name, value) VALUES (?, 1) "
+                     "ON CONFLICT(name) DO UPDATE SET value = value + 1", (name,))
+        return conn.execute("SELECT value FROM counters WHERE name = ?", (name,)).fetchone()[0]
 
 
 def _statements(script: str) -> list[str]:
