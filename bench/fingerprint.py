@@ -253,8 +253,9 @@ def gallery_figures(records, vectors, n_fingers, n_imp, sizes, probes, rng):
         g = G.Gallery()
         t0 = time.perf_counter()
         for s in range(probes):
-            g.add_prepared(f"real-{s}", f"{s:016d}", [(p, records[idx(s * 10 + p - 1, 0)], vectors[idx(s * 10 + p - 1, 0)])
-                                                    for p in range(1, 11)])
+            first = [idx(s * 10 + p - 1, 0) for p in range(1, 11)]  # impression 0 of each finger
+            g.add_prepared(f"real-{s}", f"{s:016d}", [(p, records[i], G.quantised(vectors[i]))
+                                                    for p, i in zip(range(1, 11), first)])
         batch = 1000
         for start in range(probes, n, batch):
             m = min(batch, n - start)
@@ -265,7 +266,7 @@ def gallery_figures(records, vectors, n_fingers, n_imp, sizes, probes, rng):
                 for p in range(1, 11):
                     src = picks[p][k]
                     v = np.maximum(vectors[src] + noise[k, p - 1], 0)
-                    rows.append((p, records[src], v / (np.linalg.norm(v) + 1e-9)))
+                    rows.append((p, records[src], G.quantised(v / (np.linalg.norm(v) + 1e-9))))
                 g.add_prepared(f"filler-{start + k}", f"9{start + k:015d}", rows)
         build = time.perf_counter() - t0
         times, found, others = [], 0, 0

@@ -146,12 +146,12 @@ class Gallery:
             t = _as_template(t)
             rec = encode(Template(t.width, t.height, t.x, t.y, t.angle, t.kind, t.minutia_quality,
                                   position=int(pos), quality=t.quality))
-            rows.append((int(pos), rec, prefilter_vector(matcher.prepare(decode(rec)))))
+            rows.append((int(pos), rec, quantised(prefilter_vector(matcher.prepare(decode(rec))))))
         self.add_prepared(person_id, nik, rows)
 
     def add_prepared(self, person_id: str, nik: str, rows) -> None:
-        """Add rows already computed: ``[(position, iso_record, prefilter_vector)]``, the vector
-        raw or as :func:`quantised` gives it (then nothing is computed under the lock)."""
+        """Add rows already computed: ``[(position, iso_record, quantised prefilter vector)]``
+        (:func:`quantised`: nothing is computed under the lock)."""
         with self._lock:
             if person_id in self._index:
                 self.remove(person_id)
@@ -167,7 +167,7 @@ class Gallery:
                     self._pvec[pos] = _resized(self._pvec[pos], cap, slot)
                     self._pscale[pos] = _resized(self._pscale[pos], cap, slot)
                     self._pperson[pos] = _resized(self._pperson[pos], cap, slot)
-                self._pvec[pos][slot], self._pscale[pos][slot] = vec if isinstance(vec, tuple) else quantised(vec)
+                self._pvec[pos][slot], self._pscale[pos][slot] = vec
                 self._pperson[pos][slot] = idx
                 self._pn[pos] += 1
                 self._row_person[r], self._row_position[r], self._row_slot[r] = idx, pos, slot
