@@ -281,7 +281,7 @@ def bench_commits(kiosk, op, template: str, n: int, tmp: Path) -> dict:
             times["bare_warm"].append(bare_write(bare_warm, payload))
             # The commit's transaction starts right after its duplicate search, whose numpy work
             # leaves the CPU's caches cold; straight after the commit they are warm for SQLite
-            # (~20 % faster here). The judged bare write runs in the commit's conditions: after
+            # (15-30 % faster here). The judged bare write runs in the commit's conditions: after
             # the same search of the same fingers.
             records = originals["draft_records"](kiosk.store.conn, eid)
             probe = originals["probe"]({pos: t for pos, (_, t) in records.items()})

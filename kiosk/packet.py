@@ -83,7 +83,9 @@ def collect(conn: sqlite3.Connection, enrollment_id: str, *, kiosk_id: str, enro
             parts: list | None = None) -> Record:
     """The record of an enrollment. The commit passes the ``enrollment`` row (as it is being
     committed) and the ``parts`` rows (:data:`PARTS_SQL`) it has read in its own transaction."""
-    e = enrollment or conn.execute("SELECT * FROM enrollments WHERE id = ?", (enrollment_id,)).fetchone()
+    e = enrollment
+    if e is None:
+        e = conn.execute("SELECT * FROM enrollments WHERE id = ?", (enrollment_id,)).fetchone()
     if parts is None:
         parts_rows = conn.execute(PARTS_SQL, (enrollment_id,))
     else:

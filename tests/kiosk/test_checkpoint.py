@@ -88,10 +88,11 @@ def test_a_closed_store_is_not_checkpointed_and_the_thread_survives(tmp_path):
 
 def test_kiosk_runs_one_with_its_workers_and_stops_it(config):
     from kiosk.app import build_kiosk
-    k = build_kiosk(config, start_workers=False)
-    assert k.checkpointer is None  # scripts and tests: SQLite's autocheckpoint only
-    k.start_checkpointer()
+    scripted = build_kiosk(config, start_workers=False)
+    assert scripted.checkpointer is None  # CLI commands and tests: SQLite's autocheckpoint only
+    scripted.close()
+    k = build_kiosk(config)  # as `kiosk run` builds it
     thread = k.checkpointer._thread
-    assert thread.is_alive()
+    assert thread.is_alive() and thread.name == "wal-checkpoint"
     k.close()
     assert not thread.is_alive()
